@@ -1,0 +1,63 @@
+//! The headless front end: subcommands that call the same engine functions as the GUI.
+
+mod bench;
+mod chat;
+mod inspect;
+
+use crate::engine::device::{open_device, DeviceRequest, WorkDType};
+use crate::engine::model::{load_model, LoadOptions, LoadedModel};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// DTM Studio: Disperse-Then-Merge instruction tuning. With no subcommand, opens the app window.
+#[derive(Debug, Parser)]
+#[command(name = "dtm-studio", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; omit to open the GUI.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The headless commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a model: architecture, parameters, dtype, vocabulary, context, chat template.
+    Inspect(inspect::InspectArgs),
+    /// Answer one prompt through the model's chat template, streaming the reply.
+    Chat(chat::ChatArgs),
+    /// Measure throughput; prints one JSON line per figure.
+    Bench(bench::BenchArgs),
+}
+
+/// Where and how to run a model (shared by every command that loads one).
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// auto (CUDA, then Metal, then CPU), cpu, cuda[:N] or metal[:N].
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceRequest,
+    /// Working dtype: f32, bf16 or f16 (default: f32 on CPU, bf16 on GPUs).
+    #[arg(long)]
+    pub dtype: Option<WorkDType>,
+}
+
+impl RuntimeArgs {
+    /// Loads `model` (folder, .gguf or cached HF id) with an optional adapter.
+    pub fn load(&self, model: &str, adapter: Option<PathBuf>) -> anyhow::Result<LoadedModel> {
+        let device = open_device(self.device)?;
+        let opts = LoadOptions { device, dtype: self.dtype.map(|d| d.0), adapter };
+        load_model(model, &opts).with_context(|| format!("loading model '{model}'"))
+    }
+}
+
+/// The headless commands this binary offers, for the no-display message.
+pub const HEADLESS_COMMANDS: &str = "inspect, chat, bench";
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}

@@ -1,0 +1,3 @@
+//! Instruction data: formats, prompt templates and chat templates.
+
+pub mod chat_template;

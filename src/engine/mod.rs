@@ -1,0 +1,7 @@
+//! Everything that computes. The engine never depends on the GUI; both front ends call it.
+
+pub mod bench;
+pub mod data;
+pub mod device;
+pub mod known_models;
+pub mod model;

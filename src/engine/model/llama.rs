@@ -1,0 +1,253 @@
+//! The Llama-family decoder (Llama, Mistral, Qwen2) as one causal LM that returns logits at every
+//! position. Two paths share the weights: a differentiable one for training (composed ops only,
+//! since candle's fused softmax / rms_norm / rope have no backward) and a fused, KV-cached one for
+//! scoring and generation.
+
+use super::config::ModelConfig;
+use super::error::Result as ModelResult;
+use super::kv_cache::KvCache;
+use super::linear::Linear;
+use super::rope::{inverse_frequencies, Rope};
+use super::weights::Weights;
+use candle_core::{DType, Device, Module, Result, Tensor, D};
+
+/// Which kernels a forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// Composed ops with a backward pass (training, gradient checks).
+    Differentiable,
+    /// candle's fused kernels: faster, no gradients (scoring, generation).
+    Fused,
+}
+
+#[derive(Debug, Clone)]
+struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    fn forward(&self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        match kernels {
+            Kernels::Differentiable => candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps as f32),
+            Kernels::Fused => candle_nn::ops::rms_norm(&xs.contiguous()?, &self.weight, self.eps as f32),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn forward(&self, xs: &Tensor, rope: &Rope, start: usize, cache: Option<&mut (Option<Tensor>, Option<Tensor>)>, kernels: Kernels) -> Result<Tensor> {
+        let (b, t, _) = xs.dims3()?;
+        let differentiable = kernels == Kernels::Differentiable;
+        let heads = |proj: &Linear, n: usize| -> Result<Tensor> { proj.forward(xs)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2) };
+        let q = rope.apply(&heads(&self.q_proj, self.num_heads)?, start, differentiable)?;
+        let mut k = rope.apply(&heads(&self.k_proj, self.num_kv_heads)?, start, differentiable)?;
+        let mut v = heads(&self.v_proj, self.num_kv_heads)?.contiguous()?;
+        if let Some((ck, cv)) = cache {
+            if let (Some(pk), Some(pv)) = (ck.as_ref(), cv.as_ref()) {
+                k = Tensor::cat(&[pk, &k], 2)?;
+                v = Tensor::cat(&[pv, &v], 2)?;
+            }
+            *ck = Some(k.clone());
+            *cv = Some(v.clone());
+        }
+        let s = k.dim(2)?;
+        let n_rep = self.num_heads / self.num_kv_heads;
+        // Grouped-query attention without copying K/V: the query heads that share a KV head are
+        // stacked along the sequence axis.
+        let q = q.contiguous()?.reshape((b, self.num_kv_heads, n_rep * t, self.head_dim))?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, self.num_heads, t, s))?;
+        let scores = match causal_mask(t, s, start, scores.device())? {
+            Some(mask) => scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?,
+            None => scores,
+        };
+        let in_dtype = scores.dtype();
+        let scores = if in_dtype == DType::F32 || in_dtype == DType::F64 { scores } else { scores.to_dtype(DType::F32)? };
+        let probs = match kernels {
+            Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+            Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
+        }
+        .to_dtype(in_dtype)?;
+        let probs = probs.reshape((b, self.num_kv_heads, n_rep * t, s))?;
+        let out = probs.matmul(&v)?.reshape((b, self.num_heads, t, self.head_dim))?;
+        let out = out.transpose(1, 2)?.reshape((b, t, self.num_heads * self.head_dim))?;
+        self.o_proj.forward(&out)
+    }
+}
+
+/// `[t, s]` additive mask hiding keys after each query's own position; `None` when nothing is hidden.
+fn causal_mask(t: usize, s: usize, start: usize, device: &Device) -> Result<Option<Tensor>> {
+    if t == 1 {
+        return Ok(None);
+    }
+    let mask: Vec<f32> = (0..t)
+        .flat_map(|i| (0..s).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (t, s), device).map(Some)
+}
+
+#[derive(Debug, Clone)]
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl Mlp {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let gate = self.gate_proj.forward(xs)?.silu()?;
+        self.down_proj.forward(&(gate * self.up_proj.forward(xs)?)?)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct DecoderLayer {
+    input_layernorm: RmsNorm,
+    self_attn: Attention,
+    post_attention_layernorm: RmsNorm,
+    mlp: Mlp,
+}
+
+/// A Llama-family causal language model.
+#[derive(Debug, Clone)]
+pub struct CausalLm {
+    config: ModelConfig,
+    embed_tokens: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    lm_head: Linear,
+    rope: Rope,
+    dtype: DType,
+    device: Device,
+}
+
+impl CausalLm {
+    /// Builds the model from HF-named weights in `dtype` on `device`. Tensors it does not use are
+    /// left in `weights`.
+    pub fn from_weights(config: &ModelConfig, weights: &mut Weights, dtype: DType, device: &Device) -> ModelResult<Self> {
+        let c = config;
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let (q_dim, kv_dim) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
+        let mut take = |name: &str, shape: &[usize]| weights.take(name, shape, dtype, device);
+        let embed_tokens = take("model.embed_tokens.weight", &[c.vocab_size, h])?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for l in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{l}");
+            let mut linear = |name: &str, out: usize, inp: usize, bias: bool| -> ModelResult<Linear> {
+                let w = weights.take(&format!("{p}.{name}.weight"), &[out, inp], dtype, device)?;
+                let b = if bias { Some(weights.take(&format!("{p}.{name}.bias"), &[out], dtype, device)?) } else { None };
+                Ok(Linear::new(w, b))
+            };
+            let self_attn = Attention {
+                q_proj: linear("self_attn.q_proj", q_dim, h, c.qkv_bias)?,
+                k_proj: linear("self_attn.k_proj", kv_dim, h, c.qkv_bias)?,
+                v_proj: linear("self_attn.v_proj", kv_dim, h, c.qkv_bias)?,
+                o_proj: linear("self_attn.o_proj", h, q_dim, c.o_bias)?,
+                num_heads: c.num_attention_heads,
+                num_kv_heads: c.num_key_value_heads,
+                head_dim: c.head_dim,
+            };
+            let mlp = Mlp {
+                gate_proj: linear("mlp.gate_proj", i, h, c.mlp_bias)?,
+                up_proj: linear("mlp.up_proj", i, h, c.mlp_bias)?,
+                down_proj: linear("mlp.down_proj", h, i, c.mlp_bias)?,
+            };
+            let mut norm = |name: &str| -> ModelResult<RmsNorm> {
+                Ok(RmsNorm { weight: weights.take(&format!("{p}.{name}.weight"), &[h], dtype, device)?, eps: c.rms_norm_eps })
+            };
+            layers.push(DecoderLayer {
+                input_layernorm: norm("input_layernorm")?,
+                post_attention_layernorm: norm("post_attention_layernorm")?,
+                self_attn,
+                mlp,
+            });
+        }
+        let norm = RmsNorm { weight: weights.take("model.norm.weight", &[h], dtype, device)?, eps: c.rms_norm_eps };
+        let lm_head = if c.tie_word_embeddings {
+            weights.tensors_mut().remove("lm_head.weight");
+            Linear::new(embed_tokens.clone(), None)
+        } else {
+            Linear::new(weights.take("lm_head.weight", &[c.vocab_size, h], dtype, device)?, None)
+        };
+        let mut inv_freq = inverse_frequencies(c);
+        // llama.cpp stores Llama 3 RoPE scaling as per-frequency divisors.
+        if let Some(factors) = weights.tensors_mut().remove("rope_freqs.weight") {
+            let factors = factors.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+            if factors.len() != inv_freq.len() {
+                return Err(super::error::ModelError::Tensor {
+                    path: weights.origin().to_path_buf(),
+                    name: "rope_freqs.weight".into(),
+                    detail: format!("has {} entries but head_dim / 2 is {}", factors.len(), inv_freq.len()),
+                });
+            }
+            inv_freq = inv_freq.iter().zip(&factors).map(|(f, d)| f / d).collect();
+        }
+        let rope = Rope::new(&inv_freq, c.max_position_embeddings, dtype, device)?;
+        Ok(Self { config: c.clone(), embed_tokens, layers, norm, lm_head, rope, dtype, device: device.clone() })
+    }
+
+    /// The architecture description.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The working dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// An empty KV cache for generation.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.layers.len())
+    }
+
+    /// Logits `[batch, seq, vocab]` for every position, through differentiable ops only.
+    pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
+        self.run(input_ids, None, Kernels::Differentiable)
+    }
+
+    /// Logits `[batch, seq, vocab]` for every new position with fused kernels; with a cache, the
+    /// tokens continue the cached sequence and the cache grows by them.
+    pub fn forward_inference(&self, input_ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        self.run(input_ids, cache, Kernels::Fused)
+    }
+
+    fn run(&self, input_ids: &Tensor, mut cache: Option<&mut KvCache>, kernels: Kernels) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let start = cache.as_ref().map(|c| c.len()).unwrap_or(0);
+        let ids = input_ids.flatten_all()?;
+        let mut xs = self.embed_tokens.index_select(&ids, 0)?.reshape((b, t, self.config.hidden_size))?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let residual = xs.clone();
+            let normed = layer.input_layernorm.forward(&xs, kernels)?;
+            let slot = cache.as_mut().map(|c| c.layer_mut(l));
+            let attn = layer.self_attn.forward(&normed, &self.rope, start, slot, kernels)?;
+            xs = (residual + attn)?;
+            let residual = xs.clone();
+            let normed = layer.post_attention_layernorm.forward(&xs, kernels)?;
+            xs = (residual + layer.mlp.forward(&normed)?)?;
+        }
+        if let Some(c) = cache {
+            c.advance(t);
+        }
+        let xs = self.norm.forward(&xs, kernels)?;
+        self.lm_head.forward(&xs)
+    }
+}

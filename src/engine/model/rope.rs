@@ -1,0 +1,135 @@
+//! Rotary position embeddings (the "rotate half" form HF Llama/Qwen2/Mistral use), with Llama 3
+//! frequency scaling. One table per model, shared by every layer.
+
+use super::config::ModelConfig;
+use candle_core::{DType, Device, Result, Tensor};
+
+/// Precomputed cos/sin tables, `[max_positions, head_dim / 2]` each.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+/// The inverse frequencies `1 / theta^(2i/d)`, Llama 3 scaled when configured.
+pub fn inverse_frequencies(cfg: &ModelConfig) -> Vec<f64> {
+    let dim = cfg.head_dim;
+    let base: Vec<f64> = (0..dim / 2).map(|i| 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / dim as f64)).collect();
+    let Some(s) = &cfg.rope_scaling else { return base };
+    let low_freq_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+    let high_freq_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+    base.into_iter()
+        .map(|freq| {
+            let wavelen = 2.0 * std::f64::consts::PI / freq;
+            if wavelen < high_freq_wavelen {
+                freq
+            } else if wavelen > low_freq_wavelen {
+                freq / s.factor
+            } else {
+                let smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+                (1.0 - smooth) * freq / s.factor + smooth * freq
+            }
+        })
+        .collect()
+}
+
+impl Rope {
+    /// Builds the tables for `max_positions` positions from the given inverse frequencies.
+    pub fn new(inv_freq: &[f64], max_positions: usize, dtype: DType, device: &Device) -> Result<Self> {
+        let half = inv_freq.len();
+        let mut cos = Vec::with_capacity(max_positions * half);
+        let mut sin = Vec::with_capacity(max_positions * half);
+        for pos in 0..max_positions {
+            for f in inv_freq {
+                // f32 angles, as transformers computes them, so long contexts agree too.
+                let angle = (pos as f32) * (*f as f32);
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        let cos = Tensor::from_vec(cos, (max_positions, half), device)?.to_dtype(dtype)?;
+        let sin = Tensor::from_vec(sin, (max_positions, half), device)?.to_dtype(dtype)?;
+        Ok(Self { cos, sin })
+    }
+
+    /// How many positions the tables cover.
+    pub fn max_positions(&self) -> usize {
+        self.cos.dims()[0]
+    }
+
+    /// Rotates `xs` of shape `[batch, heads, seq, head_dim]` for positions `start..start+seq`.
+    /// `differentiable` selects composed ops that carry gradients; otherwise candle's fused kernel.
+    pub fn apply(&self, xs: &Tensor, start: usize, differentiable: bool) -> Result<Tensor> {
+        let seq = xs.dim(2)?;
+        if start + seq > self.max_positions() {
+            candle_core::bail!(
+                "sequence of {} positions exceeds the model's context of {} positions",
+                start + seq,
+                self.max_positions()
+            );
+        }
+        let cos = self.cos.narrow(0, start, seq)?;
+        let sin = self.sin.narrow(0, start, seq)?;
+        if differentiable {
+            candle_nn::rotary_emb::rope_slow(xs, &cos, &sin)
+        } else {
+            candle_nn::rotary_emb::rope(&xs.contiguous()?, &cos.contiguous()?, &sin.contiguous()?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::config::{Architecture, Llama3RopeScaling};
+
+    fn cfg(scaling: Option<Llama3RopeScaling>) -> ModelConfig {
+        ModelConfig {
+            architecture: Architecture::Llama,
+            vocab_size: 10,
+            hidden_size: 32,
+            intermediate_size: 64,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            num_key_value_heads: 1,
+            head_dim: 16,
+            rms_norm_eps: 1e-5,
+            rope_theta: 10000.0,
+            rope_scaling: scaling,
+            max_position_embeddings: 64,
+            tie_word_embeddings: false,
+            qkv_bias: false,
+            o_bias: false,
+            mlp_bias: false,
+            bos_token_id: None,
+            eos_token_ids: vec![],
+            saved_dtype: None,
+        }
+    }
+
+    #[test]
+    fn llama3_scaling_keeps_high_and_divides_low_frequencies() {
+        let plain = inverse_frequencies(&cfg(None));
+        let scaled = inverse_frequencies(&cfg(Some(Llama3RopeScaling {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 64.0,
+        })));
+        assert_eq!(plain[0], scaled[0]);
+        let last = plain.len() - 1;
+        assert!((scaled[last] - plain[last] / 8.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fused_and_differentiable_rope_agree() -> Result<()> {
+        let c = cfg(None);
+        let rope = Rope::new(&inverse_frequencies(&c), 32, DType::F32, &Device::Cpu)?;
+        let xs = Tensor::randn(0f32, 1.0, (2, 3, 5, 16), &Device::Cpu)?;
+        let a = rope.apply(&xs, 4, true)?;
+        let b = rope.apply(&xs, 4, false)?;
+        let diff = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "{diff}");
+        Ok(())
+    }
+}
