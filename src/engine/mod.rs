@@ -5,3 +5,4 @@ pub mod data;
 pub mod device;
 pub mod known_models;
 pub mod model;
+pub mod pipeline;

@@ -1,10 +1,10 @@
 //! The differentiable forward carries gradients to every weight, and backprop agrees with
 //! finite differences (in f64).
 
-mod common;
+
 
 use candle_core::{DType, Device, Tensor, Var};
-use common::fixture;
+use crate::common::fixture;
 use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
 use dtm_studio::engine::model::weights::Weights;
 use dtm_studio::engine::model::{CausalLm, ModelConfig};

@@ -2,10 +2,10 @@
 //! (reference made by scripts/crosscheck/make_tiny_models.py), through both forward paths and
 //! through the KV cache.
 
-mod common;
+
 
 use candle_core::{DType, Tensor};
-use common::{fixture, load_cpu_f32, max_abs_diff, read_json};
+use crate::common::{fixture, load_cpu_f32, max_abs_diff, read_json};
 
 fn reference(name: &str) -> (Vec<Vec<u32>>, Vec<f32>) {
     let r = read_json(&fixture(name).join("reference_logits.json"));

@@ -1,8 +1,8 @@
 //! Damaged or unsupported model files end with a short error naming the file and the problem.
 
-mod common;
 
-use common::copy_fixture;
+
+use crate::common::copy_fixture;
 use dtm_studio::engine::model::{load_model, LoadOptions};
 
 fn load_err(path: &std::path::Path) -> String {

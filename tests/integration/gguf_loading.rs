@@ -2,12 +2,12 @@
 //! Llama 3 scaling as `rope_freqs`, tokenizer in the metadata) loads to the same logits and
 //! tokens as the HF folder it came from; a truncated one is refused with a clear message.
 
-mod common;
+
 
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
-use common::{fixture, load_cpu_f32, max_abs_diff, read_json};
+use crate::common::{fixture, load_cpu_f32, max_abs_diff, read_json};
 use dtm_studio::engine::model::rope::inverse_frequencies;
 use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
 use dtm_studio::engine::model::weights::Weights;
