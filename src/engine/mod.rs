@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod data;
 pub mod device;
+pub mod fsutil;
 pub mod known_models;
 pub mod model;
 pub mod pipeline;

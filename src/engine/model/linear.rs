@@ -1,18 +1,47 @@
-//! A dense layer `y = x W^T + b` that multiplies as one 2-D GEMM whatever the batch shape.
+//! A dense layer `y = x W^T + b`, optionally with a LoRA adapter, multiplied as one 2-D GEMM
+//! whatever the batch shape.
 
-use candle_core::{Module, Result, Tensor};
+use super::frozen_matmul::frozen_matmul;
+use super::lora::LoraWeights;
+use candle_core::{Result, Tensor};
+
+/// How a forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// Composed ops with a backward pass (training, gradient checks).
+    Differentiable,
+    /// candle's fused kernels: faster, no gradients (scoring, generation).
+    Fused,
+}
+
+/// Per-pass settings every layer sees.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardCtx {
+    /// Which kernels.
+    pub kernels: Kernels,
+    /// Seed of this pass's LoRA dropout masks; `None` disables dropout.
+    pub dropout_seed: Option<u64>,
+}
+
+impl ForwardCtx {
+    /// Fused kernels, no dropout.
+    pub const INFERENCE: Self = Self { kernels: Kernels::Fused, dropout_seed: None };
+    /// Differentiable kernels, no dropout.
+    pub const DIFFERENTIABLE: Self = Self { kernels: Kernels::Differentiable, dropout_seed: None };
+}
 
 /// A linear projection with the PyTorch weight layout `[out, in]`.
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
+    lora: Option<LoraWeights>,
 }
 
 impl Linear {
     /// Wraps a weight `[out, in]` and an optional bias `[out]`.
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Self { weight, bias }
+        Self { weight, bias, lora: None }
     }
 
     /// The weight, `[out, in]`.
@@ -24,17 +53,36 @@ impl Linear {
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
     }
-}
 
-impl Module for Linear {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+    /// `(out, in)`.
+    pub fn shape(&self) -> Result<(usize, usize)> {
+        self.weight.dims2()
+    }
+
+    /// Attaches (or with `None` removes) a LoRA adapter.
+    pub fn set_lora(&mut self, lora: Option<LoraWeights>) {
+        self.lora = lora;
+    }
+
+    /// The attached adapter, if any.
+    pub fn lora(&self) -> Option<&LoraWeights> {
+        self.lora.as_ref()
+    }
+
+    /// Applies the layer to `xs [..., in]`. When training, a frozen (non-`Var`) weight gets no
+    /// gradient computed for it.
+    pub fn forward(&self, xs: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
         let dims = xs.dims().to_vec();
         let in_features = dims[dims.len() - 1];
         let rows = xs.elem_count() / in_features.max(1);
         let flat = xs.reshape((rows, in_features))?;
-        let mut ys = flat.matmul(&self.weight.t()?)?;
+        let frozen_training = ctx.kernels == Kernels::Differentiable && !self.weight.is_variable();
+        let mut ys = if frozen_training { frozen_matmul(&flat, &self.weight)? } else { flat.matmul(&self.weight.t()?)? };
         if let Some(b) = &self.bias {
             ys = ys.broadcast_add(b)?;
+        }
+        if let Some(lora) = &self.lora {
+            ys = (ys + lora.delta(&flat, ctx.dropout_seed)?)?;
         }
         let mut out_dims = dims;
         let last = out_dims.len() - 1;

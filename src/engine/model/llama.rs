@@ -6,19 +6,11 @@
 use super::config::ModelConfig;
 use super::error::Result as ModelResult;
 use super::kv_cache::KvCache;
-use super::linear::Linear;
+use super::linear::{ForwardCtx, Kernels, Linear};
+use super::lora::LoraSet;
 use super::rope::{inverse_frequencies, Rope};
 use super::weights::Weights;
-use candle_core::{DType, Device, Module, Result, Tensor, D};
-
-/// Which kernels a forward pass uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernels {
-    /// Composed ops with a backward pass (training, gradient checks).
-    Differentiable,
-    /// candle's fused kernels: faster, no gradients (scoring, generation).
-    Fused,
-}
+use candle_core::{DType, Device, Result, Tensor, D};
 
 #[derive(Debug, Clone)]
 struct RmsNorm {
@@ -47,10 +39,11 @@ struct Attention {
 }
 
 impl Attention {
-    fn forward(&self, xs: &Tensor, rope: &Rope, start: usize, cache: Option<&mut (Option<Tensor>, Option<Tensor>)>, kernels: Kernels) -> Result<Tensor> {
+    fn forward(&self, xs: &Tensor, rope: &Rope, start: usize, cache: Option<&mut (Option<Tensor>, Option<Tensor>)>, ctx: ForwardCtx) -> Result<Tensor> {
+        let kernels = ctx.kernels;
         let (b, t, _) = xs.dims3()?;
         let differentiable = kernels == Kernels::Differentiable;
-        let heads = |proj: &Linear, n: usize| -> Result<Tensor> { proj.forward(xs)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2) };
+        let heads = |proj: &Linear, n: usize| -> Result<Tensor> { proj.forward(xs, ctx)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2) };
         let q = rope.apply(&heads(&self.q_proj, self.num_heads)?, start, differentiable)?;
         let mut k = rope.apply(&heads(&self.k_proj, self.num_kv_heads)?, start, differentiable)?;
         let mut v = heads(&self.v_proj, self.num_kv_heads)?.contiguous()?;
@@ -83,7 +76,7 @@ impl Attention {
         let probs = probs.reshape((b, self.num_kv_heads, n_rep * t, s))?;
         let out = probs.matmul(&v)?.reshape((b, self.num_heads, t, self.head_dim))?;
         let out = out.transpose(1, 2)?.reshape((b, t, self.num_heads * self.head_dim))?;
-        self.o_proj.forward(&out)
+        self.o_proj.forward(&out, ctx)
     }
 }
 
@@ -106,9 +99,9 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let gate = self.gate_proj.forward(xs)?.silu()?;
-        self.down_proj.forward(&(gate * self.up_proj.forward(xs)?)?)
+    fn forward(&self, xs: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
+        let gate = self.gate_proj.forward(xs, ctx)?.silu()?;
+        self.down_proj.forward(&(gate * self.up_proj.forward(xs, ctx)?)?, ctx)
     }
 }
 
@@ -220,34 +213,118 @@ impl CausalLm {
 
     /// Logits `[batch, seq, vocab]` for every position, through differentiable ops only.
     pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
-        self.run(input_ids, None, Kernels::Differentiable)
+        let hidden = self.hidden_states(input_ids, None, ForwardCtx::DIFFERENTIABLE)?;
+        self.logits(&hidden, ForwardCtx::DIFFERENTIABLE)
     }
 
     /// Logits `[batch, seq, vocab]` for every new position with fused kernels; with a cache, the
     /// tokens continue the cached sequence and the cache grows by them.
     pub fn forward_inference(&self, input_ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        self.run(input_ids, cache, Kernels::Fused)
+        let hidden = self.hidden_states(input_ids, cache, ForwardCtx::INFERENCE)?;
+        self.logits(&hidden, ForwardCtx::INFERENCE)
     }
 
-    fn run(&self, input_ids: &Tensor, mut cache: Option<&mut KvCache>, kernels: Kernels) -> Result<Tensor> {
+    /// Final-norm hidden states `[batch, seq, hidden]` (before the output projection).
+    pub fn hidden_states(&self, input_ids: &Tensor, mut cache: Option<&mut KvCache>, ctx: ForwardCtx) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         let start = cache.as_ref().map(|c| c.len()).unwrap_or(0);
         let ids = input_ids.flatten_all()?;
         let mut xs = self.embed_tokens.index_select(&ids, 0)?.reshape((b, t, self.config.hidden_size))?;
         for (l, layer) in self.layers.iter().enumerate() {
             let residual = xs.clone();
-            let normed = layer.input_layernorm.forward(&xs, kernels)?;
+            let normed = layer.input_layernorm.forward(&xs, ctx.kernels)?;
             let slot = cache.as_mut().map(|c| c.layer_mut(l));
-            let attn = layer.self_attn.forward(&normed, &self.rope, start, slot, kernels)?;
+            let attn = layer.self_attn.forward(&normed, &self.rope, start, slot, ctx)?;
             xs = (residual + attn)?;
             let residual = xs.clone();
-            let normed = layer.post_attention_layernorm.forward(&xs, kernels)?;
-            xs = (residual + layer.mlp.forward(&normed)?)?;
+            let normed = layer.post_attention_layernorm.forward(&xs, ctx.kernels)?;
+            xs = (residual + layer.mlp.forward(&normed, ctx)?)?;
         }
         if let Some(c) = cache {
             c.advance(t);
         }
-        let xs = self.norm.forward(&xs, kernels)?;
-        self.lm_head.forward(&xs)
+        self.norm.forward(&xs, ctx.kernels)
+    }
+
+    /// Output projection of hidden states `[..., hidden]` to logits `[..., vocab]`. Training
+    /// computes it only at the positions that carry a loss.
+    pub fn logits(&self, hidden: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
+        self.lm_head.forward(hidden, ctx)
+    }
+
+    /// Names of every linear module (`model.layers.0.self_attn.q_proj`, ...), in layer order.
+    pub fn linear_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for l in 0..self.layers.len() {
+            for m in LINEAR_MODULES {
+                names.push(format!("model.layers.{l}.{m}"));
+            }
+        }
+        names
+    }
+
+    fn linear_mut(&mut self, name: &str) -> Option<&mut Linear> {
+        let rest = name.strip_prefix("model.layers.")?;
+        let (l, module) = rest.split_once('.')?;
+        let layer = self.layers.get_mut(l.parse::<usize>().ok()?)?;
+        Some(match module {
+            "self_attn.q_proj" => &mut layer.self_attn.q_proj,
+            "self_attn.k_proj" => &mut layer.self_attn.k_proj,
+            "self_attn.v_proj" => &mut layer.self_attn.v_proj,
+            "self_attn.o_proj" => &mut layer.self_attn.o_proj,
+            "mlp.gate_proj" => &mut layer.mlp.gate_proj,
+            "mlp.up_proj" => &mut layer.mlp.up_proj,
+            "mlp.down_proj" => &mut layer.mlp.down_proj,
+            _ => return None,
+        })
+    }
+
+    /// `(module, out, in)` of every linear module the LoRA spec targets.
+    pub fn lora_targets(&mut self, spec: &super::lora::LoraSpec) -> Vec<(String, usize, usize)> {
+        let mut out = Vec::new();
+        for name in self.linear_names() {
+            if spec.targets_module(&name) {
+                if let Some((o, i)) = self.linear_mut(&name).and_then(|lin| lin.shape().ok()) {
+                    out.push((name, o, i));
+                }
+            }
+        }
+        out
+    }
+
+    /// Attaches the adapters of `set` to their modules (replacing any attached before).
+    pub fn attach_lora(&mut self, set: &LoraSet) -> super::error::Result<()> {
+        self.detach_lora();
+        for (i, module) in set.params.keys().enumerate() {
+            let weights = set.weights_for(module, i as u64 + 1);
+            let linear = self.linear_mut(module).ok_or_else(|| super::error::ModelError::Adapter {
+                path: Default::default(),
+                detail: format!("module '{module}' does not exist in this model"),
+            })?;
+            let (out, inp) = linear.shape()?;
+            if let Some(w) = &weights {
+                if w.a.dim(1)? != inp || w.b.dim(0)? != out || w.a.dim(0)? != w.b.dim(1)? {
+                    return Err(super::error::ModelError::Adapter {
+                        path: Default::default(),
+                        detail: format!("adapter for '{module}' has A {:?} and B {:?}, but the layer is [{out}, {inp}]", w.a.dims(), w.b.dims()),
+                    });
+                }
+            }
+            linear.set_lora(weights);
+        }
+        Ok(())
+    }
+
+    /// Removes every attached adapter.
+    pub fn detach_lora(&mut self) {
+        for name in self.linear_names() {
+            if let Some(l) = self.linear_mut(&name) {
+                l.set_lora(None);
+            }
+        }
     }
 }
+
+/// The linear modules of one decoder layer, by HF name.
+pub const LINEAR_MODULES: [&str; 7] =
+    ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
