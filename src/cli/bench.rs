@@ -1,7 +1,7 @@
 //! `dtm-studio bench <what>`: one JSON line per figure, in the anchor scripts' units.
 
 use super::RuntimeArgs;
-use crate::engine::bench::forward_throughput;
+use crate::engine::bench::{forward_throughput, train_throughput};
 use crate::engine::known_models::smollm2_gguf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -19,6 +19,8 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Scoring forward pass (full logits, no gradients): tokens/s.
     Forward(ShapeArgs),
+    /// LoRA training step (r16 on gate/up/down, AdamW): tokens/s and peak memory.
+    Train(ShapeArgs),
 }
 
 /// Model and batch shape of a throughput measurement.
@@ -57,6 +59,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let loaded = s.runtime.load(&model, None)?;
             let fig = forward_throughput(&loaded.model, s.batch, s.seq, s.reps)?;
             println!("{}", serde_json::to_string(&fig)?);
+        }
+        BenchWhat::Train(s) => {
+            let model = default_model(&s.model)?;
+            let mut loaded = s.runtime.load(&model, None)?;
+            let (fig, peak_mb) = train_throughput(&mut loaded.model, s.batch, s.seq, s.reps)?;
+            let mut line = serde_json::to_value(&fig)?;
+            line["peak_rss_mb"] = serde_json::json!(peak_mb);
+            println!("{line}");
         }
     }
     Ok(())

@@ -7,3 +7,4 @@ pub mod fsutil;
 pub mod known_models;
 pub mod model;
 pub mod pipeline;
+pub mod train;

@@ -9,3 +9,4 @@ mod gguf_loading;
 mod gradients;
 mod model_parity;
 mod smollm2;
+mod train_lora;

@@ -1,0 +1,16 @@
+//! Supervised fine-tuning of LoRA adapters on a frozen base: batches, loss, optimiser,
+//! schedules, checkpoints and the loop.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod loss;
+pub mod optimizer;
+pub mod schedule;
+pub mod state;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::TrainError;
+pub use trainer::{train, TrainJob};

@@ -1,0 +1,193 @@
+//! The SFT loop: seeded micro-batches, response-only loss, gradient accumulation, clipping,
+//! AdamW with warm-up and decay, evaluation at intervals, checkpoints, cancellation and resume.
+
+use super::batch::{collate, micro_batch_indices, Batch, LabelledTokens};
+use super::checkpoint::{load_checkpoint, save_checkpoint};
+use super::config::TrainConfig;
+use super::error::TrainError;
+use super::loss::masked_lm_loss;
+use super::optimizer::AdamW;
+use super::schedule::learning_rate;
+use super::state::{EvalEntry, LogEntry, RunStatus, TrainerState};
+use crate::engine::model::linear::{ForwardCtx, Kernels};
+use crate::engine::model::lora::LoraSet;
+use crate::engine::model::CausalLm;
+use crate::engine::pipeline::{CancelToken, Event, EventSink};
+use candle_core::Tensor;
+use std::path::Path;
+use std::time::Instant;
+
+/// What to train on and where to write.
+pub struct TrainJob<'a, T: LabelledTokens> {
+    /// Run name for events and the state file ("vanilla", "sub-0", ...).
+    pub run: String,
+    /// Training sequences.
+    pub train: &'a [T],
+    /// Validation sequences.
+    pub val: &'a [T],
+    /// Run folder: adapter, trainer_state.json, checkpoint/.
+    pub out_dir: &'a Path,
+    /// Recorded as `base_model_name_or_path` in the adapter config.
+    pub base_model: String,
+    /// Padding token id.
+    pub pad_id: u32,
+}
+
+/// Mean loss over `items` (fused kernels, no dropout), weighted by labelled tokens.
+pub fn evaluate_loss<T: LabelledTokens>(model: &CausalLm, items: &[T], batch_size: usize, pad_id: u32) -> Result<f64, TrainError> {
+    let (mut total, mut count) = (0f64, 0usize);
+    for chunk in items.chunks(batch_size.max(1)) {
+        let refs: Vec<&T> = chunk.iter().collect();
+        let batch = collate(&refs, pad_id, model.device())?;
+        if let Some((loss, n)) = masked_lm_loss(model, &batch, ForwardCtx::INFERENCE)? {
+            total += loss.to_scalar::<f32>()? as f64 * n as f64;
+            count += n;
+        }
+    }
+    Ok(if count == 0 { f64::NAN } else { total / count as f64 })
+}
+
+fn write_state(out_dir: &Path, state: &TrainerState) -> Result<(), TrainError> {
+    let path = out_dir.join("trainer_state.json");
+    let text = serde_json::to_vec_pretty(state).map_err(|e| TrainError::Checkpoint { path: path.clone(), detail: e.to_string() })?;
+    crate::engine::fsutil::write_atomic(&path, &text).map_err(|e| TrainError::Checkpoint { path, detail: e.to_string() })
+}
+
+/// Trains LoRA adapters on `job.train`, resuming from `job.out_dir/checkpoint` when present.
+/// Returns the final state; a cancelled run returns `Ok` with status `Cancelled`.
+pub fn train<T: LabelledTokens>(model: &mut CausalLm, job: &TrainJob<'_, T>, cfg: &TrainConfig, events: &EventSink, cancel: &CancelToken) -> Result<TrainerState, TrainError> {
+    cfg.validate().map_err(TrainError::Config)?;
+    if job.train.is_empty() {
+        return Err(TrainError::Data("no training examples".into()));
+    }
+    std::fs::create_dir_all(job.out_dir).map_err(|e| TrainError::Checkpoint { path: job.out_dir.to_path_buf(), detail: e.to_string() })?;
+    let device = model.device().clone();
+    let resumed = load_checkpoint(job.out_dir)?;
+    let (lora, start_step) = match &resumed {
+        Some(ck) if ck.config != *cfg => {
+            return Err(TrainError::Checkpoint {
+                path: job.out_dir.join("checkpoint"),
+                detail: "was written with different settings; use another output folder, or delete the checkpoint to start over".into(),
+            })
+        }
+        Some(ck) => (LoraSet::from_adapter(&ck.adapter, &cfg.lora, &device)?, ck.step),
+        None => (LoraSet::init(&cfg.lora, &model.lora_targets(&cfg.lora), cfg.seed, &device)?, 0),
+    };
+    model.attach_lora(&lora)?;
+    let named: Vec<(String, candle_core::Var)> = lora.named_vars().into_iter().map(|(n, v)| (n, v.clone())).collect();
+    let mut optimizer = AdamW::new(named, cfg.adamw)?;
+    if let Some(ck) = &resumed {
+        optimizer.load_state(&ck.optimizer, ck.step).map_err(|detail| TrainError::Checkpoint { path: job.out_dir.join("checkpoint"), detail })?;
+    }
+    let total_steps = cfg.total_steps(job.train.len());
+    let eval_slice = &job.train[..cfg.eval_examples.min(job.train.len())];
+    let val_slice = &job.val[..cfg.eval_examples.min(job.val.len())];
+    let previous = std::fs::read_to_string(job.out_dir.join("trainer_state.json")).ok().and_then(|t| serde_json::from_str::<TrainerState>(&t).ok());
+    let mut state = TrainerState {
+        run: job.run.clone(),
+        status: RunStatus::Running,
+        message: None,
+        global_step: start_step,
+        total_steps,
+        checkpoint_step: resumed.as_ref().map(|c| c.step),
+        train_examples: job.train.len(),
+        val_examples: job.val.len(),
+        log: Vec::new(),
+        evals: Vec::new(),
+        config: cfg.clone(),
+    };
+    if let (Some(prev), true) = (previous, resumed.is_some()) {
+        state.log = prev.log.into_iter().filter(|e| e.step <= start_step).collect();
+        state.evals = prev.evals.into_iter().filter(|e| e.step <= start_step).collect();
+    }
+    let stage = format!("train {}", job.run);
+    let run_eval = |model: &CausalLm, state: &mut TrainerState, step: u64| -> Result<(), TrainError> {
+        let train_loss = evaluate_loss(model, eval_slice, cfg.micro_batch, job.pad_id)?;
+        let val_loss = if val_slice.is_empty() { f64::NAN } else { evaluate_loss(model, val_slice, cfg.micro_batch, job.pad_id)? };
+        state.evals.push(EvalEntry { step, train_loss, val_loss });
+        events.send(Event::Loss { run: job.run.clone(), step, train: Some(train_loss), val: Some(val_loss).filter(|v| v.is_finite()) });
+        Ok(())
+    };
+    if state.evals.is_empty() {
+        run_eval(model, &mut state, start_step)?;
+    }
+    let n = job.train.len();
+    for step in start_step..total_steps {
+        if cancel.is_cancelled() {
+            save_checkpoint(job.out_dir, &lora, &optimizer, step, cfg, &job.base_model)?;
+            state.status = RunStatus::Cancelled;
+            state.checkpoint_step = Some(step);
+            state.message = Some(cancel.reason().unwrap_or_else(|| "cancelled".into()));
+            write_state(job.out_dir, &state)?;
+            events.log(format!("{}: stopped at step {step}; run again to resume", job.run));
+            return Ok(state);
+        }
+        let started = Instant::now();
+        let mut accumulated: Option<Vec<Tensor>> = None;
+        let (mut loss_sum, mut micro_count, mut tokens) = (0f64, 0usize, 0usize);
+        for a in 0..cfg.grad_accum {
+            let k = step * cfg.grad_accum as u64 + a as u64;
+            let idx = micro_batch_indices(n, cfg.micro_batch, cfg.seed, k);
+            let items: Vec<&T> = idx.iter().map(|&i| &job.train[i]).collect();
+            let batch: Batch = collate(&items, job.pad_id, &device)?;
+            tokens += batch.rows * batch.seq_len;
+            let ctx = ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) };
+            let Some((loss, _)) = masked_lm_loss(model, &batch, ctx)? else { continue };
+            let value = loss.to_scalar::<f32>()? as f64;
+            if !value.is_finite() {
+                state.status = RunStatus::Failed;
+                let e = TrainError::NonFinite { step: step + 1, loss: value };
+                state.message = Some(e.to_string());
+                write_state(job.out_dir, &state)?;
+                events.send(Event::Failed { stage: stage.clone(), message: e.to_string() });
+                return Err(e);
+            }
+            loss_sum += value;
+            micro_count += 1;
+            let grads = loss.backward()?;
+            let step_grads: Vec<Tensor> = optimizer
+                .params()
+                .iter()
+                .map(|(_, v)| grads.get(v.as_tensor()).cloned().map(Ok).unwrap_or_else(|| v.as_tensor().zeros_like()))
+                .collect::<Result<_, candle_core::Error>>()?;
+            accumulated = Some(match accumulated {
+                None => step_grads,
+                Some(acc) => acc.iter().zip(&step_grads).map(|(a, g)| a + g).collect::<Result<_, candle_core::Error>>()?,
+            });
+        }
+        let Some(grads) = accumulated else { continue };
+        let grads: Vec<Tensor> = grads.iter().map(|g| g / micro_count as f64).collect::<Result<_, candle_core::Error>>()?;
+        let mut norm_sq = 0f64;
+        for g in &grads {
+            norm_sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+        let grad_norm = norm_sq.sqrt();
+        let clip = if cfg.max_grad_norm > 0.0 { (cfg.max_grad_norm / (grad_norm + 1e-6)).min(1.0) } else { 1.0 };
+        let lr = learning_rate(cfg.schedule, cfg.learning_rate, step, cfg.warmup_steps, total_steps);
+        optimizer.step(&grads, lr, clip)?;
+        let done = step + 1;
+        state.global_step = done;
+        let entry = LogEntry { step: done, loss: loss_sum / micro_count as f64, lr, grad_norm, tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64() };
+        events.progress(&stage, done, total_steps, format!("loss {:.4}, lr {:.2e}, {:.0} tok/s", entry.loss, lr, entry.tokens_per_s));
+        events.send(Event::Loss { run: job.run.clone(), step: done, train: Some(entry.loss), val: None });
+        state.log.push(entry);
+        if cfg.eval_every > 0 && done % cfg.eval_every == 0 && done < total_steps {
+            run_eval(model, &mut state, done)?;
+        }
+        if cfg.save_every > 0 && done % cfg.save_every == 0 && done < total_steps {
+            save_checkpoint(job.out_dir, &lora, &optimizer, done, cfg, &job.base_model)?;
+            state.checkpoint_step = Some(done);
+            write_state(job.out_dir, &state)?;
+        }
+    }
+    if state.evals.last().map(|e| e.step) != Some(total_steps) {
+        run_eval(model, &mut state, total_steps)?;
+    }
+    save_checkpoint(job.out_dir, &lora, &optimizer, total_steps, cfg, &job.base_model)?;
+    lora.save_peft(job.out_dir, &job.base_model)?;
+    state.status = RunStatus::Finished;
+    state.checkpoint_step = Some(total_steps);
+    write_state(job.out_dir, &state)?;
+    events.send(Event::StageDone { stage });
+    Ok(state)
+}
