@@ -21,6 +21,15 @@ pub enum BenchWhat {
     Forward(ShapeArgs),
     /// LoRA training step (r16 on gate/up/down, AdamW): tokens/s and peak memory.
     Train(ShapeArgs),
+    /// Benchmark scoring: multiple-choice scoring tokens/s (4 x 256) and ARC items/s.
+    Eval(super::eval::EvalBenchArgs),
+    /// Merging: seconds and GB/s to merge K adapters into the full model and write it, and the
+    /// seconds of an in-memory re-weighting.
+    Merge(super::merge::MergeBenchArgs),
+    /// Sentence embedding: sentences/s over the reference script's 2,000 sentences, batch 64.
+    Embed(super::embed::EmbedBenchArgs),
+    /// k-means: seconds for 50,000 x 384 standard-normal points, k=4, 1 init, 100 iterations.
+    Kmeans(super::cluster::KMeansBenchArgs),
 }
 
 /// Model and batch shape of a throughput measurement.
@@ -54,6 +63,10 @@ fn default_model(arg: &Option<String>) -> anyhow::Result<String> {
 /// Runs the chosen measurement and prints its JSON line.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchWhat::Eval(a) => super::eval::bench(a)?,
+        BenchWhat::Merge(a) => super::merge::bench(a)?,
+        BenchWhat::Embed(a) => super::embed::bench(a)?,
+        BenchWhat::Kmeans(a) => super::cluster::bench(a)?,
         BenchWhat::Forward(s) => {
             let model = default_model(&s.model)?;
             let loaded = s.runtime.load(&model, None)?;

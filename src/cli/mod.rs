@@ -2,7 +2,15 @@
 
 mod bench;
 mod chat;
+mod cluster;
+mod compare;
+mod data;
+mod embed;
+mod eval;
 mod inspect;
+mod train;
+mod merge;
+mod progress;
 
 use crate::engine::device::{open_device, DeviceRequest, WorkDType};
 use crate::engine::model::{load_model, LoadOptions, LoadedModel};
@@ -24,10 +32,26 @@ pub struct Cli {
 pub enum Command {
     /// Describe a model: architecture, parameters, dtype, vocabulary, context, chat template.
     Inspect(inspect::InspectArgs),
+    /// Train a LoRA adapter on instruction data (Ctrl-C checkpoints; run again to resume).
+    Train(train::TrainArgs),
     /// Answer one prompt through the model's chat template, streaming the reply.
     Chat(chat::ChatArgs),
     /// Measure throughput; prints one JSON line per figure.
     Bench(bench::BenchArgs),
+    /// Score a model on benchmarks (lm-eval conventions); writes DIR/<benchmark>.json and prints a table.
+    Eval(eval::EvalArgs),
+    /// Compare result folders of several models: scores and the alignment tax against the base.
+    Compare(compare::CompareArgs),
+    /// Loss-reduction ratio ΔL_train / ΔL_val per training segment, from a trainer_state.json.
+    Diagnose(compare::DiagnoseArgs),
+    /// Merge LoRA sub-models (linear, ties, dare, fisher, ...) into one adapter or a full model folder.
+    Merge(merge::MergeArgs),
+    /// Instruction data: `data validate FILE` prints counts, skipped / duplicate / over-long rows with file:line.
+    Data(data::DataArgs),
+    /// Sentence embeddings of a dataset (instruction, response or both) into a safetensors file.
+    Embed(embed::EmbedArgs),
+    /// Split a dataset into K portions (k-means, balanced, random, by column) with a 2-D map and keywords.
+    Cluster(cluster::ClusterArgs),
 }
 
 /// Where and how to run a model (shared by every command that loads one).
@@ -51,13 +75,21 @@ impl RuntimeArgs {
 }
 
 /// The headless commands this binary offers, for the no-display message.
-pub const HEADLESS_COMMANDS: &str = "inspect, chat, bench";
+pub const HEADLESS_COMMANDS: &str = "inspect, chat, train, bench, eval, compare, diagnose, merge, data, embed, cluster";
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Train(args) => train::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Diagnose(args) => compare::diagnose(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Data(args) => data::run(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Cluster(args) => cluster::run(args),
     }
 }

@@ -1,10 +1,14 @@
 //! Everything that computes. The engine never depends on the GUI; both front ends call it.
 
 pub mod bench;
+pub mod cluster;
 pub mod data;
 pub mod device;
+pub mod embed;
+pub mod eval;
 pub mod fsutil;
 pub mod known_models;
+pub mod merge;
 pub mod model;
 pub mod pipeline;
 pub mod train;

@@ -5,8 +5,20 @@
 mod common;
 
 mod bad_input;
+mod data_load;
+mod data_parquet;
+mod data_tokenize;
+mod disperse_cluster;
+mod disperse_minilm;
+mod eval_bad_input;
+mod eval_cli;
+mod eval_smollm2;
 mod gguf_loading;
 mod gradients;
+mod merge_bad_input;
+mod merge_fisher;
+mod merge_smollm2;
+mod merge_tiny;
 mod model_parity;
 mod smollm2;
 mod train_lora;

@@ -1,3 +1,24 @@
 //! Instruction data: formats, prompt templates and chat templates.
 
+pub mod batch;
 pub mod chat_template;
+pub mod error;
+pub mod example;
+mod formats;
+pub mod load;
+pub mod prompt;
+mod source;
+pub mod split;
+mod table;
+pub mod tokenize;
+pub mod validate;
+
+pub use chat_template::ChatMessage;
+pub use error::{DataError, RowRef};
+pub use example::{ColumnMapping, DataFormat, Dataset, Example, LoadDataOptions};
+pub use batch::{collate, length_grouped_batches};
+pub use load::load_dataset;
+pub use prompt::{PromptOptions, PromptTemplate};
+pub use split::{parse_row_selection, split_train_val};
+pub use tokenize::{check_lengths, load_tokenizer, tokenize_dataset, TokenizeReport, TokenizedExample, IGNORE_INDEX};
+pub use validate::{Issue, IssueKind, LengthStats, ValidationReport};

@@ -109,3 +109,12 @@ mod tests {
         assert_eq!(micro_batch_indices(10, 3, 3, 3).len(), 1);
     }
 }
+
+impl LabelledTokens for crate::engine::data::tokenize::TokenizedExample {
+    fn input_ids(&self) -> &[u32] {
+        &self.input_ids
+    }
+    fn labels(&self) -> &[i64] {
+        &self.labels
+    }
+}

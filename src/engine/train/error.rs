@@ -27,6 +27,12 @@ pub enum TrainError {
         /// What is wrong.
         detail: String,
     },
+    /// The dataset could not be read or tokenised.
+    #[error(transparent)]
+    Dataset(#[from] crate::engine::data::DataError),
+    /// The device could not be opened.
+    #[error(transparent)]
+    Device(#[from] crate::engine::device::DeviceError),
     /// The model or adapter failed.
     #[error(transparent)]
     Model(#[from] crate::engine::model::ModelError),

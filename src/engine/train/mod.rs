@@ -8,9 +8,11 @@ pub mod error;
 pub mod loss;
 pub mod optimizer;
 pub mod schedule;
+pub mod sft;
 pub mod state;
 pub mod trainer;
 
 pub use config::TrainConfig;
 pub use error::TrainError;
+pub use sft::{run_sft, SftRequest};
 pub use trainer::{train, TrainJob};

@@ -105,6 +105,7 @@ pub fn train<T: LabelledTokens>(model: &mut CausalLm, job: &TrainJob<'_, T>, cfg
         let train_loss = evaluate_loss(model, eval_slice, cfg.micro_batch, job.pad_id)?;
         let val_loss = if val_slice.is_empty() { f64::NAN } else { evaluate_loss(model, val_slice, cfg.micro_batch, job.pad_id)? };
         state.evals.push(EvalEntry { step, train_loss, val_loss });
+        events.log(format!("{} step {step}: validation loss {val_loss:.4}, train-slice loss {train_loss:.4}", job.run));
         events.send(Event::Loss { run: job.run.clone(), step, train: Some(train_loss), val: Some(val_loss).filter(|v| v.is_finite()) });
         Ok(())
     };

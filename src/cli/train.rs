@@ -1,0 +1,171 @@
+//! `dtm-studio train`: one LoRA fine-tuning run with a progress bar; Ctrl-C saves a checkpoint
+//! and stops, and running the same command again resumes.
+
+use super::progress::with_progress;
+use super::RuntimeArgs;
+use crate::engine::data::prompt::{PromptOptions, PromptTemplate};
+use crate::engine::data::{DataFormat, LoadDataOptions};
+use crate::engine::device::open_device;
+use crate::engine::model::LoadOptions;
+use crate::engine::pipeline::CancelToken;
+use crate::engine::train::schedule::Schedule;
+use crate::engine::train::state::RunStatus;
+use crate::engine::train::{run_sft, SftRequest, TrainConfig};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Base model: a folder with config.json, a .gguf file, or a cached HF id.
+    #[arg(long)]
+    pub model: String,
+    /// Instruction data (Alpaca JSON/JSONL, ShareGPT, OpenAI messages, CSV, Parquet).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run folder (adapter, trainer_state.json, checkpoint/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Settings to start from: paper or quick.
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+    /// Train on these rows only: ranges like 0-99,200-299 or a file of row indices.
+    #[arg(long)]
+    pub rows: Option<String>,
+    /// Data format (default: detected).
+    #[arg(long)]
+    pub format: Option<DataFormat>,
+    /// Prompt template: alpaca (the paper's) or chat (the model's chat template).
+    #[arg(long, default_value = "alpaca")]
+    pub template: PromptTemplate,
+    /// Train on every turn of multi-turn data, not just the first exchange.
+    #[arg(long)]
+    pub all_turns: bool,
+    /// LoRA rank.
+    #[arg(long)]
+    pub lora_r: Option<usize>,
+    /// LoRA alpha.
+    #[arg(long)]
+    pub lora_alpha: Option<f64>,
+    /// LoRA dropout.
+    #[arg(long)]
+    pub lora_dropout: Option<f32>,
+    /// Target modules, comma-separated (e.g. gate_proj,up_proj,down_proj or all-linear).
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// rsLoRA scaling (alpha / sqrt(r)).
+    #[arg(long)]
+    pub rslora: bool,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum)]
+    pub schedule: Option<Schedule>,
+    /// Warm-up steps.
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    /// Stop after this many optimiser steps.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Sequences per micro-batch.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Micro-batches per optimiser step.
+    #[arg(long)]
+    pub grad_accum: Option<usize>,
+    /// Maximum tokens per example.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Seed of data order, initialisation and dropout.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluate every N steps.
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Checkpoint every N steps.
+    #[arg(long)]
+    pub save_every: Option<u64>,
+    /// Fraction of rows held out for validation.
+    #[arg(long, default_value_t = 0.05)]
+    pub val_fraction: f64,
+    /// At most this many validation rows.
+    #[arg(long, default_value_t = 200)]
+    pub val_max: usize,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+impl TrainArgs {
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let mut c = TrainConfig::preset(&self.preset).with_context(|| format!("unknown preset '{}': use paper or quick", self.preset))?;
+        macro_rules! set {
+            ($field:expr, $value:expr) => {
+                if let Some(v) = $value.clone() {
+                    $field = v;
+                }
+            };
+        }
+        set!(c.lora.rank, self.lora_r);
+        set!(c.lora.alpha, self.lora_alpha);
+        set!(c.lora.dropout, self.lora_dropout);
+        set!(c.lora.targets, self.targets);
+        set!(c.learning_rate, self.lr);
+        set!(c.schedule, self.schedule);
+        set!(c.warmup_steps, self.warmup);
+        set!(c.epochs, self.epochs);
+        set!(c.micro_batch, self.batch);
+        set!(c.grad_accum, self.grad_accum);
+        set!(c.max_len, self.max_len);
+        set!(c.seed, self.seed);
+        set!(c.eval_every, self.eval_every);
+        set!(c.save_every, self.save_every);
+        c.lora.use_rslora |= self.rslora;
+        if self.max_steps.is_some() {
+            c.max_steps = self.max_steps;
+        }
+        c.validate().map_err(anyhow::Error::msg)?;
+        Ok(c)
+    }
+}
+
+/// Runs training on a worker thread, drawing its progress; Ctrl-C checkpoints and stops.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let device = open_device(args.runtime.device)?;
+    let run_name = args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let request = SftRequest {
+        run: run_name,
+        model: args.model.clone(),
+        load: LoadOptions { device, dtype: args.runtime.dtype.map(|d| d.0), adapter: None },
+        data: args.data.clone(),
+        data_options: LoadDataOptions { format: args.format, ..Default::default() },
+        rows: args.rows.clone(),
+        prompt: PromptOptions { template: args.template, first_turn_only: !args.all_turns, ..Default::default() },
+        val_fraction: args.val_fraction,
+        val_max: args.val_max,
+        out_dir: args.out.clone(),
+        config,
+    };
+    let cancel = CancelToken::new();
+    let on_signal = cancel.clone();
+    ctrlc::set_handler(move || on_signal.cancel("interrupted (Ctrl-C)")).context("installing the Ctrl-C handler")?;
+    let state = with_progress(|events| run_sft(&request, events, &cancel))?;
+    let last = state.evals.last();
+    match state.status {
+        RunStatus::Finished => {
+            let first = state.evals.first();
+            if let (Some(f), Some(l)) = (first, last) {
+                println!("validation loss {:.4} -> {:.4} over {} steps", f.val_loss, l.val_loss, state.global_step);
+            }
+            println!("adapter written to {}", args.out.display());
+        }
+        RunStatus::Cancelled => println!("stopped at step {} of {}; run the same command again to resume", state.global_step, state.total_steps),
+        RunStatus::Failed | RunStatus::Running => println!("stopped: {}", state.message.unwrap_or_default()),
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Generative benchmarks: greedy decoding with the KV cache, and GSM8K answer extraction as
+//! lm-eval's `gsm8k` task does it (strict `#### N` match and flexible last-number match, then
+//! exact match after removing `,`, `$`, everything up to `#### ` and a final `.`, ignoring case).
+//!
+//! Decoding runs one prompt at a time: batching prompts of different lengths needs left padding
+//! with an attention mask and per-row positions, which the decoder does not take yet.
+
+use super::error::Result;
+use crate::engine::model::generate::{generate, SamplingConfig};
+use crate::engine::model::{CausalLm, TextTokenizer};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// What lm-eval's regex filter returns when nothing matches.
+pub const INVALID: &str = "[invalid]";
+
+static STRICT: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"#### (\-?[0-9\.\,]+)").ok());
+static FLEXIBLE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(-?[$0-9.,]{2,})|(-?[0-9]+)").ok());
+static IGNORE: LazyLock<Vec<Regex>> =
+    LazyLock::new(|| [r",", r"\$", r"(?s).*#### ", r"\.$"].iter().filter_map(|p| Regex::new(p).ok()).collect());
+
+/// Strict extraction: the number after the first `#### `.
+pub fn extract_strict(text: &str) -> String {
+    STRICT
+        .as_ref()
+        .and_then(|re| re.captures(text))
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim().to_string())
+        .unwrap_or_else(|| INVALID.into())
+}
+
+/// Flexible extraction: the last number-like run in the text.
+pub fn extract_flexible(text: &str) -> String {
+    let Some(re) = FLEXIBLE.as_ref() else { return INVALID.into() };
+    match re.captures_iter(text).last() {
+        Some(c) => c
+            .iter()
+            .skip(1)
+            .flatten()
+            .map(|m| m.as_str())
+            .find(|s| !s.is_empty())
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| INVALID.into()),
+        None => INVALID.into(),
+    }
+}
+
+/// lm-eval's exact-match normalisation for GSM8K (`regexes_to_ignore`, `ignore_case`).
+pub fn normalise(s: &str) -> String {
+    let mut out = s.to_string();
+    for re in IGNORE.iter() {
+        out = re.replace_all(&out, "").into_owned();
+    }
+    out.to_lowercase()
+}
+
+/// Whether an extracted answer matches the reference (the full worked answer or the number).
+pub fn exact_match(prediction: &str, reference: &str) -> bool {
+    normalise(prediction) == normalise(reference)
+}
+
+/// One generation request.
+#[derive(Debug, Clone)]
+pub struct GenRequest {
+    /// Prompt token ids.
+    pub prompt_ids: Vec<u32>,
+}
+
+/// Greedy continuations of each prompt, stopping at `stop` strings, an end-of-turn token or
+/// `max_new_tokens`. `progress(done, total)` is called after each prompt; it returns `false` to stop.
+pub fn generate_all(
+    model: &CausalLm,
+    tok: &TextTokenizer,
+    requests: &[GenRequest],
+    max_new_tokens: usize,
+    stop: &[String],
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Vec<(String, usize)>> {
+    let cfg = SamplingConfig { max_new_tokens, temperature: 0.0, top_p: 1.0, seed: 0, stop_strings: stop.to_vec() };
+    let mut out = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        let g = generate(model, tok, &r.prompt_ids, &cfg, &mut |_| true)?;
+        out.push((g.text, g.token_ids.len()));
+        if !progress(i + 1, requests.len()) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_takes_the_marked_number_flexible_the_last_one() {
+        let text = "She buys 3 packs at $2 each, so 3 * 2 = 6.\n#### 6\n\nShe had 1,000 left.";
+        assert_eq!(extract_strict(text), "6");
+        assert_eq!(extract_flexible(text), "1,000");
+        assert_eq!(extract_strict("The answer is 6."), INVALID);
+        assert_eq!(extract_flexible("The answer is 6."), "6.");
+        assert_eq!(extract_flexible("no digits"), INVALID);
+    }
+
+    #[test]
+    fn exact_match_ignores_commas_dollars_and_a_final_period() {
+        assert!(exact_match("6.", "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs.\n#### 6"));
+        assert!(exact_match("$1,000", "1000"));
+        assert!(!exact_match("[invalid]", "6"));
+        assert!(!exact_match("60", "6"));
+    }
+}

@@ -1,0 +1,83 @@
+//! One supervised fine-tuning run from files: load the base model and the instruction data,
+//! select rows, render and tokenise prompts, split off validation, train. The CLI and the GUI
+//! both start runs through [`run_sft`].
+
+use super::config::TrainConfig;
+use super::error::TrainError;
+use super::state::TrainerState;
+use super::trainer::{train, TrainJob};
+use crate::engine::data::prompt::PromptOptions;
+use crate::engine::data::split::{parse_row_selection, split_train_val};
+use crate::engine::data::tokenize::{tokenize_dataset, TokenizedExample};
+use crate::engine::data::{load_dataset, LoadDataOptions};
+use crate::engine::model::{load_model, LoadOptions};
+use crate::engine::pipeline::{CancelToken, EventSink};
+use std::path::PathBuf;
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct SftRequest {
+    /// Run name ("vanilla", "sub-0", ...).
+    pub run: String,
+    /// Base model (folder, .gguf or cached id).
+    pub model: String,
+    /// How to load it.
+    pub load: LoadOptions,
+    /// Instruction data file.
+    pub data: PathBuf,
+    /// How to read it.
+    pub data_options: LoadDataOptions,
+    /// Rows to train on (`0-99,200-299` or a file of indices); `None` = all.
+    pub rows: Option<String>,
+    /// Prompt template and first-turn-only; `max_len` comes from the training settings.
+    pub prompt: PromptOptions,
+    /// Fraction of the selected rows held out for validation.
+    pub val_fraction: f64,
+    /// At most this many validation rows.
+    pub val_max: usize,
+    /// Run folder.
+    pub out_dir: PathBuf,
+    /// Training settings.
+    pub config: TrainConfig,
+}
+
+/// Loads everything, reports the data and tokenisation summaries as log events, and trains.
+pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Result<TrainerState, TrainError> {
+    let dataset = load_dataset(&req.data, &req.data_options)?;
+    events.log(format!("{}: {}", req.data.display(), dataset.report.summary()));
+    let mut loaded = load_model(&req.model, &req.load)?;
+    let prompt = PromptOptions { max_len: req.config.max_len, ..req.prompt.clone() };
+    let (tokenized, report) = tokenize_dataset(&dataset, &loaded.tokenizer, &prompt)?;
+    events.log(format!("tokenised: {}", report.summary()));
+    // Row numbers are the file's (0-based), as in clusters.json.
+    let wanted: Option<std::collections::HashSet<usize>> = match &req.rows {
+        Some(spec) => {
+            let n_rows = dataset.examples.iter().map(|e| e.row + 1).max().unwrap_or(0);
+            Some(parse_row_selection(spec, n_rows)?.into_iter().collect())
+        }
+        None => None,
+    };
+    let selected: Vec<TokenizedExample> = tokenized
+        .into_iter()
+        .zip(&report.source_index)
+        .filter(|(_, &src)| wanted.as_ref().map(|w| w.contains(&dataset.examples[src].row)).unwrap_or(true))
+        .map(|(t, _)| t)
+        .collect();
+    if selected.is_empty() {
+        return Err(TrainError::Data("no examples left to train on after row selection and tokenisation".into()));
+    }
+    let (train_idx, val_idx) = split_train_val(selected.len(), req.val_fraction, req.val_max, req.config.seed);
+    let pick = |idx: &[usize]| -> Vec<TokenizedExample> { idx.iter().map(|&i| selected[i].clone()).collect() };
+    let (train_set, val_set) = (pick(&train_idx), pick(&val_idx));
+    events.log(format!("{}: {} training and {} validation examples", req.run, train_set.len(), val_set.len()));
+    let pad_id = loaded.tokenizer.stop_ids().first().copied().unwrap_or(0);
+    let job = TrainJob {
+        run: req.run.clone(),
+        train: &train_set,
+        val: &val_set,
+        out_dir: &req.out_dir,
+        base_model: req.model.clone(),
+        pad_id,
+    };
+    train(&mut loaded.model, &job, &req.config, events, cancel)
+}

@@ -1,0 +1,235 @@
+//! Merging on the tiny Llama with three PEFT adapters of different ranks, targets and scales
+//! (scripts/crosscheck/merge_tiny_reference.py): every method's full merge gives PyTorch's
+//! logits; exact adapters equal the full merge; SVD adapters report an error that falls with
+//! rank; weight 1 on one adapter reproduces it; equal weights give the plain average.
+
+use crate::common::{fixture, max_abs_diff, read_json};
+use candle_core::{DType, Device, Tensor};
+use dtm_studio::engine::merge::full::FullOptions;
+use dtm_studio::engine::merge::spec::{parse_weights, ModuleOverride};
+use dtm_studio::engine::merge::{run_merge, MergeMethod, MergeOutcome, MergeOutput, MergeRequest, MergeSession, MergeSpec};
+use dtm_studio::engine::model::adapter::LoraAdapter;
+use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
+use dtm_studio::engine::model::weights::Weights;
+use dtm_studio::engine::model::{load_model, LoadOptions};
+use dtm_studio::engine::pipeline::{CancelToken, EventSink};
+use std::path::{Path, PathBuf};
+
+fn base() -> String {
+    fixture("tiny-llama").to_string_lossy().into_owned()
+}
+
+fn adapters(idx: &[usize]) -> Vec<PathBuf> {
+    idx.iter().map(|i| fixture("merge-tiny").join(format!("sub-{i}"))).collect()
+}
+
+fn ids() -> Vec<u32> {
+    serde_json::from_value(read_json(&fixture("merge-tiny").join("reference.json"))["input_ids"].clone()).unwrap()
+}
+
+fn logits(model: &Path, adapter: Option<PathBuf>) -> Vec<f32> {
+    let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter };
+    let loaded = load_model(model.to_str().unwrap(), &opts).unwrap_or_else(|e| panic!("{e}"));
+    let input = Tensor::new(ids().as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    loaded.model.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn merge(spec: MergeSpec, idx: &[usize], output: MergeOutput, out: &Path) -> MergeOutcome {
+    let req = MergeRequest {
+        base: base(),
+        adapters: adapters(idx),
+        spec,
+        output,
+        out: out.to_path_buf(),
+        full: FullOptions::default(),
+        overwrite: true,
+    };
+    run_merge(&req, &EventSink::discard(), &CancelToken::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn spec_of(case: &serde_json::Value) -> MergeSpec {
+    let mut spec = MergeSpec::new(case["method"].as_str().unwrap().parse().unwrap());
+    spec.weights = Some(parse_weights(case["weights"].as_str().unwrap()).unwrap());
+    spec.normalize = case.get("normalize").and_then(|v| v.as_bool());
+    spec.density = case.get("density").and_then(|v| v.as_f64()).map(|d| vec![d]);
+    spec.lambda = case.get("lambda").and_then(|v| v.as_f64()).unwrap_or(1.0);
+    if let Some(os) = case.get("overrides").and_then(|v| v.as_array()) {
+        spec.overrides = os.iter().map(|o| ModuleOverride::parse(&format!("{}={}", o[0].as_str().unwrap(), o[1].as_str().unwrap())).unwrap()).collect();
+    }
+    spec
+}
+
+fn case_adapters(case: &serde_json::Value) -> Vec<usize> {
+    serde_json::from_value(case["adapters"].clone()).unwrap()
+}
+
+#[test]
+fn merge_full_models_match_pytorch_for_every_method() {
+    let reference = read_json(&fixture("merge-tiny").join("reference.json"));
+    for case in reference["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("merged");
+        merge(spec_of(case), &case_adapters(case), MergeOutput::Full, &out);
+        let want: Vec<f32> = case["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
+        let got = logits(&out, None);
+        let d = max_abs_diff(&got, &want);
+        eprintln!("{name}: max |logit - PyTorch| {d:.2e}");
+        assert!(d < 2e-4, "{name}: merged model differs from PyTorch by {d}");
+        assert!(out.join("merge.yaml").is_file() && out.join("tokenizer.json").is_file() && out.join("generation_config.json").is_file());
+    }
+}
+
+#[test]
+fn merge_exact_adapters_equal_the_full_merge_and_concatenate_ranks() {
+    let reference = read_json(&fixture("merge-tiny").join("reference.json"));
+    for name in ["linear", "task-arithmetic", "lora-param-average", "linear-gradient-override"] {
+        let case = reference["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("adapter");
+        let outcome = merge(spec_of(case), &case_adapters(case), MergeOutput::Adapter, &out);
+        let report = outcome.adapter.unwrap();
+        assert!(report.modules.iter().all(|m| m.exact && m.rel_error == 0.0), "{name}");
+        let want: Vec<f32> = case["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
+        let d = max_abs_diff(&logits(&fixture("tiny-llama"), Some(out.clone())), &want);
+        eprintln!("{name}: adapter max |logit - PyTorch| {d:.2e}");
+        assert!(d < 2e-4, "{name}: merged adapter differs by {d}");
+        if name == "linear" {
+            // gate_proj of layer 1 is touched by all three (4 + 2 + 4); q_proj only by sub-0.
+            let rank = |m: &str| report.modules.iter().find(|r| r.module == m).unwrap().rank;
+            assert_eq!(rank("model.layers.1.mlp.gate_proj"), 10);
+            assert_eq!(rank("model.layers.0.mlp.gate_proj"), 8);
+            assert_eq!(rank("model.layers.0.self_attn.q_proj"), 4);
+            let cfg = read_json(&out.join("adapter_config.json"));
+            assert_eq!(cfg["peft_type"], "LORA");
+            assert!(cfg["rank_pattern"].as_object().unwrap().len() > 0, "{cfg}");
+        }
+    }
+}
+
+#[test]
+fn merge_svd_adapter_error_falls_with_rank() {
+    let mut errors = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    let mut spec = MergeSpec::new(MergeMethod::Ties);
+    spec.density = Some(vec![0.5]);
+    merge(spec.clone(), &[0, 1, 2], MergeOutput::Full, &full);
+    let want = logits(&full, None);
+    let mut logit_diffs = Vec::new();
+    for rank in [1, 4, 16, 64] {
+        let out = dir.path().join(format!("r{rank}"));
+        spec.adapter_rank = Some(rank);
+        let report = merge(spec.clone(), &[0, 1, 2], MergeOutput::Adapter, &out).adapter.unwrap();
+        errors.push(report.max_rel_error);
+        logit_diffs.push(max_abs_diff(&logits(&fixture("tiny-llama"), Some(out)), &want));
+    }
+    eprintln!("ties SVD adapter: max relative error by rank 1/4/16/64 {errors:?}, logit diff {logit_diffs:?}");
+    assert!(errors.windows(2).all(|w| w[1] < w[0]), "{errors:?}");
+    assert!(errors[0] > 0.1 && errors[3] < 1e-5, "{errors:?}");
+    assert!(logit_diffs[3] < 1e-3 && logit_diffs[0] > logit_diffs[3], "{logit_diffs:?}");
+}
+
+fn base_weights() -> Weights {
+    let dir = fixture("tiny-llama");
+    let mut w = Weights::new(&dir);
+    load_safetensors(&weight_files(&dir).unwrap(), &mut w, &Device::Cpu).unwrap();
+    w
+}
+
+fn merged_tensors(dir: &Path) -> Weights {
+    let mut w = Weights::new(dir);
+    load_safetensors(&weight_files(dir).unwrap(), &mut w, &Device::Cpu).unwrap();
+    w
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+}
+
+#[test]
+fn merge_weight_one_reproduces_that_adapter_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let mut spec = MergeSpec::new(MergeMethod::Linear);
+    spec.weights = Some(parse_weights("0,1,0").unwrap());
+    merge(spec, &[0, 1, 2], MergeOutput::Full, &out);
+    let mut expected = base_weights();
+    LoraAdapter::load(&adapters(&[1])[0]).unwrap().merge_into(&mut expected).unwrap();
+    let got = merged_tensors(&out);
+    for name in expected.names() {
+        let d = max_abs_diff(&flat(got.get(&name).unwrap()), &flat(expected.get(&name).unwrap()));
+        assert!(d < 1e-6, "{name}: {d}");
+    }
+}
+
+#[test]
+fn merge_equal_weights_reproduce_the_plain_average() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    merge(MergeSpec::new(MergeMethod::Linear), &[0, 1, 2], MergeOutput::Full, &out);
+    let got = merged_tensors(&out);
+    let singles: Vec<Weights> = adapters(&[0, 1, 2])
+        .iter()
+        .map(|a| {
+            let mut w = base_weights();
+            LoraAdapter::load(a).unwrap().merge_into(&mut w).unwrap();
+            w
+        })
+        .collect();
+    for name in got.names() {
+        let avg: Vec<f32> = (0..flat(got.get(&name).unwrap()).len())
+            .map(|i| singles.iter().map(|w| flat(w.get(&name).unwrap())[i]).sum::<f32>() / 3.0)
+            .collect();
+        let d = max_abs_diff(&flat(got.get(&name).unwrap()), &avg);
+        assert!(d < 1e-5, "{name}: {d}");
+    }
+}
+
+#[test]
+fn merge_session_reweights_in_memory_like_the_written_model() {
+    let session = MergeSession::open(&base(), &adapters(&[0, 1, 2])).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, weights) in ["0.2,0.5,0.3", "1,0,0"].into_iter().enumerate() {
+        let mut spec = MergeSpec::new(MergeMethod::Linear);
+        spec.weights = Some(parse_weights(weights).unwrap());
+        let model = session.merged_model(&spec, DType::F32, &Device::Cpu).unwrap();
+        let input = Tensor::new(ids().as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let got = model.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let out = dir.path().join(format!("m{i}"));
+        merge(spec, &[0, 1, 2], MergeOutput::Full, &out);
+        let d = max_abs_diff(&got, &logits(&out, None));
+        assert!(d < 1e-5, "{weights}: {d}");
+    }
+}
+
+#[test]
+fn merge_shards_past_the_threshold_with_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sharded");
+    let req = MergeRequest {
+        base: base(),
+        adapters: adapters(&[0, 2]),
+        spec: MergeSpec::new(MergeMethod::Linear),
+        output: MergeOutput::Full,
+        out: out.clone(),
+        full: FullOptions { dtype: Some(safetensors::Dtype::BF16), max_shard_bytes: 40_000 },
+        overwrite: false,
+    };
+    let outcome = run_merge(&req, &EventSink::discard(), &CancelToken::new()).unwrap();
+    let full = outcome.full.unwrap();
+    assert!(full.shards > 1 && out.join("model.safetensors.index.json").is_file(), "{full:?}");
+    assert!(!out.join("model.safetensors").exists());
+    assert_eq!(read_json(&out.join("config.json"))["torch_dtype"], "bfloat16");
+    let w = merged_tensors(&out);
+    assert_eq!(w.get("model.layers.0.mlp.up_proj.weight").unwrap().dtype(), DType::BF16);
+    let unsharded = dir.path().join("one");
+    merge(MergeSpec::new(MergeMethod::Linear), &[0, 2], MergeOutput::Full, &unsharded);
+    // Every bf16 tensor is the f32 merge rounded to nearest even.
+    let f32_merge = merged_tensors(&unsharded);
+    assert_eq!(w.len(), f32_merge.len());
+    for name in f32_merge.names() {
+        let want = flat(&f32_merge.get(&name).unwrap().to_dtype(DType::BF16).unwrap());
+        assert_eq!(flat(w.get(&name).unwrap()), want, "{name}");
+    }
+}
