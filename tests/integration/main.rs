@@ -20,5 +20,6 @@ mod merge_fisher;
 mod merge_smollm2;
 mod merge_tiny;
 mod model_parity;
+mod peft_parity;
 mod smollm2;
 mod train_lora;
