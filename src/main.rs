@@ -36,5 +36,7 @@ fn open_gui() -> anyhow::Result<()> {
 
 #[cfg(not(feature = "gui"))]
 fn open_gui() -> anyhow::Result<()> {
-    anyhow::bail!("this build has no GUI (built without the `gui` feature). Headless commands: {HEADLESS_COMMANDS}; see `dtm-studio --help`")
+    anyhow::bail!(
+        "this build has no GUI (built without the `gui` feature). Headless commands: {HEADLESS_COMMANDS}; see `dtm-studio --help`"
+    )
 }

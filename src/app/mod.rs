@@ -26,7 +26,9 @@ impl eframe::App for StudioApp {
         self.model_page.poll(ui.ctx());
         egui::CentralPanel::default().show(ui, |ui| {
             ui.heading("DTM Studio");
-            ui.label("Disperse-Then-Merge: split the instruction data, train one LoRA per portion, merge them, and measure the alignment tax.");
+            ui.label(
+                "Disperse-Then-Merge: split the instruction data, train one LoRA per portion, merge them, and measure the alignment tax.",
+            );
             ui.separator();
             self.model_page.page_ui(ui);
         });

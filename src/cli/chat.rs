@@ -86,6 +86,13 @@ pub fn run(args: ChatArgs) -> anyhow::Result<()> {
     })?;
     println!();
     let secs = start.elapsed().as_secs_f64();
-    eprintln!("[{} prompt tokens, {} generated in {:.2}s ({:.1} tokens/s), stop: {:?}]", ids.len(), out.token_ids.len(), secs, out.token_ids.len() as f64 / secs, out.stop);
+    eprintln!(
+        "[{} prompt tokens, {} generated in {:.2}s ({:.1} tokens/s), stop: {:?}]",
+        ids.len(),
+        out.token_ids.len(),
+        secs,
+        out.token_ids.len() as f64 / secs,
+        out.stop
+    );
     Ok(())
 }

@@ -116,12 +116,14 @@ fn print_summary(r: &ClustersFile, out: &Path) {
         }
     }
     let sil = r.quality.silhouette.map(|s| format!("{s:.3}")).unwrap_or_else(|| "n/a".into());
-    println!("inertia {:.2}, silhouette {sil} (on {} rows); map: {} ({:.1}% + {:.1}% of variance)",
+    println!(
+        "inertia {:.2}, silhouette {sil} (on {} rows); map: {} ({:.1}% + {:.1}% of variance)",
         r.quality.inertia,
         r.quality.silhouette_rows,
         r.projection.method,
         100.0 * r.projection.explained_variance_ratio[0],
-        100.0 * r.projection.explained_variance_ratio[1]);
+        100.0 * r.projection.explained_variance_ratio[1]
+    );
     if let Some(elbow) = &r.elbow {
         println!("   K    inertia  silhouette");
         for e in elbow {

@@ -78,9 +78,8 @@ fn validate(args: ValidateArgs) -> anyhow::Result<()> {
         tokenized = Some(tokenize_dataset(&ds, &tok, &popts)?.1);
     }
     if args.json {
-        let out = serde_json::json!({
-            "path": ds.path, "format": ds.format, "sha256": ds.sha256, "report": ds.report, "tokenize": tokenized,
-        });
+        let mut out = ds.manifest_json();
+        out["tokenize"] = serde_json::to_value(&tokenized)?;
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("{} ({}, sha256 {})", ds.path.display(), ds.format, &ds.sha256[..16]);

@@ -57,7 +57,8 @@ impl EncoderArgs {
 /// `builtin`, `minilm` or a folder.
 pub fn resolve_encoder(arg: &str) -> anyhow::Result<EncoderSpec> {
     if arg.trim().eq_ignore_ascii_case("minilm") {
-        let dir = minilm_dir().context("all-MiniLM-L6-v2 is not in the models folder: run scripts/fetch-test-models.sh, or pass its folder")?;
+        let dir =
+            minilm_dir().context("all-MiniLM-L6-v2 is not in the models folder: run scripts/fetch-test-models.sh, or pass its folder")?;
         return Ok(EncoderSpec::Dir(dir));
     }
     arg.parse::<EncoderSpec>().map_err(anyhow::Error::msg)
@@ -111,13 +112,17 @@ pub struct EmbedBenchArgs {
     /// auto, cpu, cuda[:N] or metal[:N].
     #[arg(long, default_value = "cpu")]
     pub device: DeviceRequest,
+    /// Run BERT through candle-transformers' BertModel on the CPU too (for comparison with
+    /// the packed CPU forward pass).
+    #[arg(long)]
+    pub candle_bert: bool,
 }
 
 /// Runs `bench embed`: the reference script's 2,000 sentences, one JSON line.
 pub fn bench(args: EmbedBenchArgs) -> anyhow::Result<()> {
     let spec = resolve_encoder(&args.encoder)?;
     let device = open_device(args.device)?;
-    let encoder = Encoder::load(&spec, &device)?;
+    let encoder = Encoder::load_with(&spec, &device, !args.candle_bert)?;
     let fig = embed_throughput(&encoder, &anchor_sentences(), args.batch, args.reps, describe_device(&device))?;
     println!("{}", serde_json::to_string(&fig)?);
     Ok(())

@@ -118,7 +118,8 @@ fn dtype_to_st(d: candle_core::DType) -> safetensors::Dtype {
 /// Runs the merge and prints a one-line JSON summary (details are in `merge_report.json`).
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let req = request(&args)?;
-    let outcome = run_merge(&req, &EventSink::discard(), &CancelToken::new()).with_context(|| format!("merging into {}", args.out.display()))?;
+    let outcome =
+        run_merge(&req, &EventSink::discard(), &CancelToken::new()).with_context(|| format!("merging into {}", args.out.display()))?;
     for w in &outcome.warnings {
         eprintln!("warning: {w}");
     }

@@ -164,7 +164,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             }
             println!("adapter written to {}", args.out.display());
         }
-        RunStatus::Cancelled => println!("stopped at step {} of {}; run the same command again to resume", state.global_step, state.total_steps),
+        RunStatus::Cancelled => {
+            println!("stopped at step {} of {}; run the same command again to resume", state.global_step, state.total_steps)
+        }
         RunStatus::Failed | RunStatus::Running => println!("stopped: {}", state.message.unwrap_or_default()),
     }
     Ok(())

@@ -81,7 +81,12 @@ pub fn peak_rss_mb() -> Option<f64> {
 
 /// LoRA training throughput as the reference measures it: random `[batch, seq]` ids with the
 /// loss on every position, r16/alpha16/dropout 0.05 on gate/up/down, AdamW at 3e-4.
-pub fn train_throughput(model: &mut CausalLm, batch: usize, seq: usize, reps: usize) -> Result<(BenchFigure, Option<f64>), crate::engine::train::TrainError> {
+pub fn train_throughput(
+    model: &mut CausalLm,
+    batch: usize,
+    seq: usize,
+    reps: usize,
+) -> Result<(BenchFigure, Option<f64>), crate::engine::train::TrainError> {
     use crate::engine::model::linear::{ForwardCtx, Kernels};
     use crate::engine::model::lora::{LoraSet, LoraSpec};
     use crate::engine::train::batch::{collate, TokenSequence};
@@ -94,7 +99,8 @@ pub fn train_throughput(model: &mut CausalLm, batch: usize, seq: usize, reps: us
     let params = set.named_vars().into_iter().map(|(n, v)| (n, v.clone())).collect();
     let mut opt = AdamW::new(params, AdamWConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 })?;
     let ids = random_ids(batch, seq, model.config().vocab_size, 0, &device)?.to_vec2::<u32>()?;
-    let rows: Vec<TokenSequence> = ids.into_iter().map(|r| TokenSequence { labels: r.iter().map(|&t| t as i64).collect(), input_ids: r }).collect();
+    let rows: Vec<TokenSequence> =
+        ids.into_iter().map(|r| TokenSequence { labels: r.iter().map(|&t| t as i64).collect(), input_ids: r }).collect();
     let refs: Vec<&TokenSequence> = rows.iter().collect();
     let b = collate(&refs, 0, &device)?;
     let mut k = 0u64;
@@ -103,7 +109,11 @@ pub fn train_throughput(model: &mut CausalLm, batch: usize, seq: usize, reps: us
         let ctx = ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(k) };
         let Some((loss, _)) = masked_lm_loss(model, &b, ctx)? else { return Ok(()) };
         let grads = loss.backward()?;
-        let g: Vec<Tensor> = opt.params().iter().map(|(_, v)| grads.get(v.as_tensor()).cloned().map(Ok).unwrap_or_else(|| v.as_tensor().zeros_like())).collect::<candle_core::Result<_>>()?;
+        let g: Vec<Tensor> = opt
+            .params()
+            .iter()
+            .map(|(_, v)| grads.get(v.as_tensor()).cloned().map(Ok).unwrap_or_else(|| v.as_tensor().zeros_like()))
+            .collect::<candle_core::Result<_>>()?;
         opt.step(&g, 3e-4, 1.0)?;
         device.synchronize()?;
         Ok::<(), candle_core::Error>(())

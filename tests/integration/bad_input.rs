@@ -1,7 +1,5 @@
 //! Damaged or unsupported model files end with a short error naming the file and the problem.
 
-
-
 use crate::common::copy_fixture;
 use dtm_studio::engine::model::{load_model, LoadOptions};
 
@@ -23,7 +21,8 @@ fn truncated_safetensors_names_file_and_tensor() {
 fn unknown_architecture_is_named() {
     let dir = copy_fixture("tiny-llama");
     let cfg = dir.path().join("config.json");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("LlamaForCausalLM", "GPTNeoXForCausalLM").replace("\"llama\"", "\"gpt_neox\"");
+    let text =
+        std::fs::read_to_string(&cfg).unwrap().replace("LlamaForCausalLM", "GPTNeoXForCausalLM").replace("\"llama\"", "\"gpt_neox\"");
     std::fs::write(&cfg, text).unwrap();
     let err = load_err(dir.path());
     assert!(err.contains("config.json") && err.contains("GPTNeoXForCausalLM") && err.contains("supported"), "{err}");

@@ -25,7 +25,10 @@ pub fn load_cpu_f32(path: &std::path::Path) -> LoadedModel {
 pub fn smollm2_or_skip(test: &str) -> Option<PathBuf> {
     let found = dtm_studio::engine::known_models::smollm2_gguf();
     if found.is_none() {
-        eprintln!("SKIPPED {test}: SmolLM2 GGUF not found in {:?}; run scripts/fetch-test-models.sh", dtm_studio::engine::known_models::model_dirs());
+        eprintln!(
+            "SKIPPED {test}: SmolLM2 GGUF not found in {:?}; run scripts/fetch-test-models.sh",
+            dtm_studio::engine::known_models::model_dirs()
+        );
     }
     found
 }

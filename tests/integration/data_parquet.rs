@@ -9,8 +9,11 @@ use parquet::schema::parser::parse_message_type;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Writes one row group; `columns[i]` = (values, definition levels, repetition levels).
-fn write_parquet(path: &Path, schema: &str, compression: Compression, columns: &[(Vec<&str>, Option<Vec<i16>>, Option<Vec<i16>>)]) {
+/// One column's text values with optional definition and repetition levels.
+type Column<'a> = (Vec<&'a str>, Option<Vec<i16>>, Option<Vec<i16>>);
+
+/// Writes one row group of text columns.
+fn write_parquet(path: &Path, schema: &str, compression: Compression, columns: &[Column<'_>]) {
     let schema = Arc::new(parse_message_type(schema).unwrap());
     let props = Arc::new(WriterProperties::builder().set_compression(compression).build());
     let mut writer = SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props).unwrap();

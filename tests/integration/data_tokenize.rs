@@ -190,3 +190,23 @@ fn data_tokenize_real_alpaca_with_smollm2() {
         }
     }
 }
+
+#[test]
+fn data_tokenize_template_failure_names_file_and_row() {
+    let dir = crate::common::copy_fixture("tiny-llama");
+    let cfg_path = dir.path().join("tokenizer_config.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["chat_template"] = Value::String(
+        "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}"
+            .into(),
+    );
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let tok = TextTokenizer::from_hf_folder(dir.path(), &[2]).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let recs = [serde_json::json!({"instruction": "a", "output": "b"}), serde_json::json!({"instruction": "c", "output": "d", "system": "S"})];
+    let ds = dataset_from_records(data.path(), "sys.jsonl", &recs);
+    let err = tokenize_dataset(&ds, &tok, &opts(PromptTemplate::Chat, 512, true)).unwrap_err().to_string();
+    assert!(err.contains("sys.jsonl: row 1 (line 2)") && err.contains("System role not supported"), "{err}");
+    // The Alpaca template does not use the model's template, so the same data tokenises.
+    assert_eq!(tokenize_dataset(&ds, &tok, &opts(PromptTemplate::Alpaca, 512, true)).unwrap().0.len(), 2);
+}

@@ -14,9 +14,17 @@ use std::process::Command;
 fn synthetic(dir: &Path, identical: bool) -> PathBuf {
     let topics = ["sea", "autumn", "moon", "friendship", "mountains", "rain", "city", "winter", "music", "home"];
     let mut rows = Vec::new();
-    for (cat, template) in [("poetry", "Write a poem about the {}"), ("math", "Calculate the sum of {} and 7"), ("translate", "Translate the word {} into French")] {
+    for (cat, template) in [
+        ("poetry", "Write a poem about the {}"),
+        ("math", "Calculate the sum of {} and 7"),
+        ("translate", "Translate the word {} into French"),
+    ] {
         for (i, topic) in topics.iter().enumerate() {
-            let ins = if identical { "Say hello".to_string() } else { template.replace("{}", if cat == "math" { ["3", "14", "27", "5", "8", "19", "42", "11", "6", "90"][i] } else { topic }) };
+            let ins = if identical {
+                "Say hello".to_string()
+            } else {
+                template.replace("{}", if cat == "math" { ["3", "14", "27", "5", "8", "19", "42", "11", "6", "90"][i] } else { topic })
+            };
             rows.push(serde_json::json!({"instruction": ins, "input": "", "output": format!("answer {i}"), "category": cat}));
         }
     }
@@ -41,7 +49,8 @@ fn split(ds: &Dataset, emb: &Embeddings, opts: &ClusterOptions, by: Option<&str>
 fn same_labels(a: &[u32], b: &[u32]) -> bool {
     // Equal up to a renaming of the portions.
     let mut map = std::collections::HashMap::new();
-    a.iter().zip(b).all(|(x, y)| *map.entry(*x).or_insert(*y) == *y) && map.len() == map.values().collect::<std::collections::HashSet<_>>().len()
+    a.iter().zip(b).all(|(x, y)| *map.entry(*x).or_insert(*y) == *y)
+        && map.len() == map.values().collect::<std::collections::HashSet<_>>().len()
 }
 
 #[test]
@@ -57,7 +66,11 @@ fn disperse_every_method_on_three_kinds_of_task() {
     assert!(km.quality.silhouette.unwrap() > 0.2, "{:?}", km.quality.silhouette);
     let top3: Vec<Vec<&str>> = km.portions.iter().map(|p| p.keywords.iter().take(3).map(|k| k.word.as_str()).collect()).collect();
     for word in ["poem", "calculate", "translate"] {
-        assert_eq!(top3.iter().filter(|t| t.contains(&word)).count(), 1, "'{word}' is not among the top keywords of exactly one portion: {top3:?}");
+        assert_eq!(
+            top3.iter().filter(|t| t.contains(&word)).count(),
+            1,
+            "'{word}' is not among the top keywords of exactly one portion: {top3:?}"
+        );
     }
     for p in &km.portions {
         assert!((2..=8).contains(&p.keywords.len()), "{:?}", p.keywords);
@@ -94,7 +107,10 @@ fn disperse_every_method_on_three_kinds_of_task() {
     km.save(&path).unwrap();
     let back = ClustersFile::load(&path).unwrap();
     assert_eq!((&back.assignment, &back.coords_2d, &back.quality.sizes), (&km.assignment, &km.coords_2d, &km.quality.sizes));
-    assert_eq!(back.portions.iter().map(|p| &p.representatives).collect::<Vec<_>>(), km.portions.iter().map(|p| &p.representatives).collect::<Vec<_>>());
+    assert_eq!(
+        back.portions.iter().map(|p| &p.representatives).collect::<Vec<_>>(),
+        km.portions.iter().map(|p| &p.representatives).collect::<Vec<_>>()
+    );
     assert!((back.quality.inertia - km.quality.inertia).abs() < 1e-9);
 }
 
@@ -167,16 +183,30 @@ fn disperse_command_line_embed_then_cluster() {
     let file = ClustersFile::load(&clusters).unwrap();
     assert_eq!((file.k, file.field.as_str(), file.quality.sizes.clone()), (3, "both", vec![10, 10, 10]));
 
-    let bad = Command::new(exe).args(["cluster", "--data"]).arg(&data).args(["--k", "0", "--out"]).arg(dir.path().join("x.json")).output().unwrap();
+    let bad = Command::new(exe)
+        .args(["cluster", "--data"])
+        .arg(&data)
+        .args(["--k", "0", "--out"])
+        .arg(dir.path().join("x.json"))
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("K = 0"), "{}", String::from_utf8_lossy(&bad.stderr));
-    let field = Command::new(exe).args(["cluster", "--data"]).arg(&data).args(["--method", "field", "--out"]).arg(dir.path().join("y.json")).output().unwrap();
+    let field = Command::new(exe)
+        .args(["cluster", "--data"])
+        .arg(&data)
+        .args(["--method", "field", "--out"])
+        .arg(dir.path().join("y.json"))
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&field.stderr).contains("--by COLUMN"));
 }
 
 #[test]
 fn disperse_alpaca_demo_into_four_described_portions() {
-    let base = std::env::var_os("DTM_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let base = std::env::var_os("DTM_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let path = base.join("instruct/alpaca_en_demo.json");
     if !path.is_file() {
         eprintln!("SKIPPED disperse_alpaca_demo_into_four_described_portions: {} not found (set DTM_DATA_DIR)", path.display());
@@ -198,8 +228,11 @@ fn disperse_alpaca_demo_into_four_described_portions() {
 #[test]
 #[ignore]
 fn disperse_100k_rows_builtin() {
-    let base = std::env::var_os("DTM_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let src: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(base.join("instruct/alpaca_en_demo.json")).unwrap()).unwrap();
+    let base = std::env::var_os("DTM_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let src: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(base.join("instruct/alpaca_en_demo.json")).unwrap()).unwrap();
     let rows: Vec<serde_json::Value> = (0..100_000)
         .map(|i| {
             let mut r = src[i % src.len()].clone();

@@ -4,13 +4,16 @@
 use crate::common::fixture;
 use candle_core::Device;
 use dtm_studio::engine::data::{load_dataset, LoadDataOptions};
-use dtm_studio::engine::embed::{BertEncoder, EmbedError, Encoder, EncoderSpec};
+use dtm_studio::engine::embed::{embed_texts, BertEncoder, EmbedError, EmbedOptions, Encoder, EncoderSpec};
 use dtm_studio::engine::known_models::minilm_dir;
+use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 fn shared(test: &str, rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("DTM_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let base = std::env::var_os("DTM_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let p = base.join(rel);
     if p.is_file() {
         Some(p)
@@ -53,11 +56,10 @@ fn disperse_minilm_matches_sentence_transformers() {
 
     let enc = BertEncoder::load(&dir, &Device::Cpu).unwrap();
     assert_eq!((enc.dim, enc.max_seq_len, enc.normalize), (384, 256, true));
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut ours = Vec::new();
-    for chunk in refs.chunks(32) {
-        ours.extend(enc.encode_batch(chunk).unwrap());
-    }
+    assert!(enc.is_packed_cpu());
+    // Through the batching used everywhere (sorted by length, batches of 32).
+    let enc = Encoder::Bert(Box::new(enc));
+    let ours = embed_texts(&enc, &texts, &EmbedOptions { batch_size: 32 }, &EventSink::discard(), &CancelToken::new()).unwrap();
     let mut worst = (1.0f64, 0usize);
     for i in 0..texts.len() {
         let (a, b) = (&ours[i * 384..(i + 1) * 384], &reference[i * 384..(i + 1) * 384]);
@@ -69,7 +71,16 @@ fn disperse_minilm_matches_sentence_transformers() {
             worst = (cos, i);
         }
     }
-    eprintln!("lowest cosine {:.7} (text {})", worst.0, worst.1);
+    // candle-transformers' BertModel (the GPU path) on a padded batch of the same texts.
+    let padded = BertEncoder::load_with(&dir, &Device::Cpu, false).unwrap();
+    assert!(!padded.is_packed_cpu());
+    let some: Vec<&str> = texts[190..222].iter().map(String::as_str).collect();
+    let theirs = padded.encode_batch(&some).unwrap();
+    for (i, (a, b)) in theirs.chunks(384).zip(reference[190 * 384..222 * 384].chunks(384)).enumerate() {
+        let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / b.iter().map(|y| y * y).sum::<f32>().sqrt();
+        assert!(cos >= 0.9999, "candle-transformers path, text {}: cosine {cos}", 190 + i);
+    }
+    eprintln!("lowest cosine {:.9} (1 - cos = {:.2e}, text {})", worst.0, 1.0 - worst.0, worst.1);
     assert!(worst.0 >= 0.9999, "text {} has cosine {} to sentence-transformers", worst.1, worst.0);
 }
 

@@ -2,12 +2,10 @@
 //! Llama 3 scaling as `rope_freqs`, tokenizer in the metadata) loads to the same logits and
 //! tokens as the HF folder it came from; a truncated one is refused with a clear message.
 
-
-
+use crate::common::{fixture, load_cpu_f32, max_abs_diff, read_json};
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
-use crate::common::{fixture, load_cpu_f32, max_abs_diff, read_json};
 use dtm_studio::engine::model::rope::inverse_frequencies;
 use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
 use dtm_studio::engine::model::weights::Weights;
@@ -20,7 +18,11 @@ fn permute(w: &Tensor, n_head: usize) -> Tensor {
 }
 
 fn gguf_name(hf: &str) -> String {
-    let fixed = [("model.embed_tokens.weight", "token_embd.weight"), ("model.norm.weight", "output_norm.weight"), ("lm_head.weight", "output.weight")];
+    let fixed = [
+        ("model.embed_tokens.weight", "token_embd.weight"),
+        ("model.norm.weight", "output_norm.weight"),
+        ("lm_head.weight", "output.weight"),
+    ];
     if let Some((_, g)) = fixed.iter().find(|(h, _)| *h == hf) {
         return g.to_string();
     }
@@ -63,7 +65,10 @@ fn write_tiny_gguf(out: &Path) {
     let scaled = inverse_frequencies(&cfg);
     let factors: Vec<f32> = plain.iter().zip(&scaled).map(|(p, s)| (p / s) as f32).collect();
     let n = factors.len();
-    tensors.push(("rope_freqs.weight".into(), QTensor::quantize(&Tensor::from_vec(factors, n, &Device::Cpu).unwrap(), GgmlDType::F32).unwrap()));
+    tensors.push((
+        "rope_freqs.weight".into(),
+        QTensor::quantize(&Tensor::from_vec(factors, n, &Device::Cpu).unwrap(), GgmlDType::F32).unwrap(),
+    ));
 
     let tok = read_json(&dir.join("tokenizer.json"));
     let vocab = tok["model"]["vocab"].as_object().unwrap();
@@ -72,7 +77,12 @@ fn write_tiny_gguf(out: &Path) {
         tokens[id.as_u64().unwrap() as usize] = t.clone();
     }
     let specials: Vec<u64> = tok["added_tokens"].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect();
-    let merges: Vec<Value> = tok["model"]["merges"].as_array().unwrap().iter().map(|m| Value::String(format!("{} {}", m[0].as_str().unwrap(), m[1].as_str().unwrap()))).collect();
+    let merges: Vec<Value> = tok["model"]["merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| Value::String(format!("{} {}", m[0].as_str().unwrap(), m[1].as_str().unwrap())))
+        .collect();
     let types: Vec<Value> = (0..tokens.len() as u64).map(|i| Value::I32(if specials.contains(&i) { 3 } else { 1 })).collect();
     let u32v = |v: usize| Value::U32(v as u32);
     let template = read_json(&dir.join("tokenizer_config.json"))["chat_template"].as_str().unwrap().to_string();

@@ -1,10 +1,8 @@
 //! The differentiable forward carries gradients to every weight, and backprop agrees with
 //! finite differences (in f64).
 
-
-
-use candle_core::{DType, Device, Tensor, Var};
 use crate::common::fixture;
+use candle_core::{DType, Device, Tensor, Var};
 use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
 use dtm_studio::engine::model::weights::Weights;
 use dtm_studio::engine::model::{CausalLm, ModelConfig};

@@ -45,7 +45,9 @@ fn merge_missing_adapter_config_names_the_file() {
     let broken = dir.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::copy(sub(0).join("adapter_model.safetensors"), broken.join("adapter_model.safetensors")).unwrap();
-    let err = try_merge(&llama(), vec![sub(1), broken.clone()], MergeSpec::new(MergeMethod::Linear), &dir.path().join("o")).unwrap_err().to_string();
+    let err = try_merge(&llama(), vec![sub(1), broken.clone()], MergeSpec::new(MergeMethod::Linear), &dir.path().join("o"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("broken/adapter_config.json"), "{err}");
 }
 

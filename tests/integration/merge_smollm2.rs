@@ -21,7 +21,13 @@ fn merge_smollm2_gguf_full_merge_loads_and_matches_the_session() {
     let shapes = BaseModel::open(&base).unwrap().shapes();
     let adapters: Vec<_> = (0..2)
         .map(|i| {
-            let spec = SyntheticAdapter { rank: 8, alpha: 16.0, targets: vec!["gate_proj".into(), "down_proj".into(), "q_proj".into()], b_std: 0.01, seed: i };
+            let spec = SyntheticAdapter {
+                rank: 8,
+                alpha: 16.0,
+                targets: vec!["gate_proj".into(), "down_proj".into(), "q_proj".into()],
+                b_std: 0.01,
+                seed: i,
+            };
             write_random_adapter(&dir.path().join(format!("sub-{i}")), &shapes, &spec, &base).unwrap()
         })
         .collect();

@@ -54,7 +54,8 @@ fn spec_of(case: &serde_json::Value) -> MergeSpec {
     spec.density = case.get("density").and_then(|v| v.as_f64()).map(|d| vec![d]);
     spec.lambda = case.get("lambda").and_then(|v| v.as_f64()).unwrap_or(1.0);
     if let Some(os) = case.get("overrides").and_then(|v| v.as_array()) {
-        spec.overrides = os.iter().map(|o| ModuleOverride::parse(&format!("{}={}", o[0].as_str().unwrap(), o[1].as_str().unwrap())).unwrap()).collect();
+        spec.overrides =
+            os.iter().map(|o| ModuleOverride::parse(&format!("{}={}", o[0].as_str().unwrap(), o[1].as_str().unwrap())).unwrap()).collect();
     }
     spec
 }
@@ -71,7 +72,12 @@ fn merge_full_models_match_pytorch_for_every_method() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("merged");
         merge(spec_of(case), &case_adapters(case), MergeOutput::Full, &out);
-        let want: Vec<f32> = case["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
+        let want: Vec<f32> = case["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+            .collect();
         let got = logits(&out, None);
         let d = max_abs_diff(&got, &want);
         eprintln!("{name}: max |logit - PyTorch| {d:.2e}");
@@ -90,7 +96,12 @@ fn merge_exact_adapters_equal_the_full_merge_and_concatenate_ranks() {
         let outcome = merge(spec_of(case), &case_adapters(case), MergeOutput::Adapter, &out);
         let report = outcome.adapter.unwrap();
         assert!(report.modules.iter().all(|m| m.exact && m.rel_error == 0.0), "{name}");
-        let want: Vec<f32> = case["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
+        let want: Vec<f32> = case["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+            .collect();
         let d = max_abs_diff(&logits(&fixture("tiny-llama"), Some(out.clone())), &want);
         eprintln!("{name}: adapter max |logit - PyTorch| {d:.2e}");
         assert!(d < 2e-4, "{name}: merged adapter differs by {d}");

@@ -2,10 +2,8 @@
 //! (reference made by scripts/crosscheck/make_tiny_models.py), through both forward paths and
 //! through the KV cache.
 
-
-
-use candle_core::{DType, Tensor};
 use crate::common::{fixture, load_cpu_f32, max_abs_diff, read_json};
+use candle_core::{DType, Tensor};
 
 fn reference(name: &str) -> (Vec<Vec<u32>>, Vec<f32>) {
     let r = read_json(&fixture(name).join("reference_logits.json"));
@@ -64,7 +62,16 @@ fn half_precision_stays_close_to_f32() {
         let opts = dtm_studio::engine::model::LoadOptions { dtype: Some(dtype), ..Default::default() };
         let loaded = dtm_studio::engine::model::load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap();
         let input = Tensor::new(ids.clone(), loaded.model.device()).unwrap();
-        let got = loaded.model.forward_inference(&input, None).unwrap().to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let got = loaded
+            .model
+            .forward_inference(&input, None)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let d = max_abs_diff(&got, &expected);
         assert!(d < 0.25, "{dtype:?} differs from f32 transformers by {d}");
     }

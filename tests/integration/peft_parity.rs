@@ -17,7 +17,13 @@ fn peft_gives_the_same_logits_for_our_adapter() {
 
     let mut unmerged = load_cpu_f32(&fixture("tiny-llama")).model;
     let adapter = LoraAdapter::load(&fixture("tiny-llama-adapter")).unwrap();
-    let spec = LoraSpec { rank: adapter.config.r, alpha: adapter.config.lora_alpha, dropout: 0.0, targets: vec!["all-linear".into()], use_rslora: adapter.config.use_rslora };
+    let spec = LoraSpec {
+        rank: adapter.config.r,
+        alpha: adapter.config.lora_alpha,
+        dropout: 0.0,
+        targets: vec!["all-linear".into()],
+        use_rslora: adapter.config.use_rslora,
+    };
     unmerged.attach_lora(&LoraSet::from_adapter(&adapter, &spec, &Device::Cpu).unwrap()).unwrap();
     let got = unmerged.forward_inference(&input, None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let d_unmerged = max_abs_diff(&got, &want);
@@ -26,7 +32,10 @@ fn peft_gives_the_same_logits_for_our_adapter() {
     let merged = load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap().model;
     let got = merged.forward_inference(&input, None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let d_merged = max_abs_diff(&got, &want);
-    eprintln!("PEFT vs DTM Studio logits: unmerged {d_unmerged:.2e}, merged {d_merged:.2e} (adapter moves logits by up to {})", reference["adapter_effect"]);
+    eprintln!(
+        "PEFT vs DTM Studio logits: unmerged {d_unmerged:.2e}, merged {d_merged:.2e} (adapter moves logits by up to {})",
+        reference["adapter_effect"]
+    );
     assert!(reference["adapter_effect"].as_f64().unwrap() > 0.1, "the fixture adapter must matter");
     assert!(d_unmerged < 1e-4 && d_merged < 1e-4, "unmerged {d_unmerged}, merged {d_merged}");
 }

@@ -2,10 +2,8 @@
 //! the same file (reference: scripts/crosscheck/smollm2_reference.py). Skipped, with a message,
 //! when the model has not been fetched (scripts/fetch-test-models.sh).
 
-
-
-use candle_core::Tensor;
 use crate::common::{fixture, load_cpu_f32, read_json, smollm2_or_skip};
+use candle_core::Tensor;
 use dtm_studio::engine::data::chat_template::ChatMessage;
 use dtm_studio::engine::model::generate::{generate, log_softmax, SamplingConfig};
 

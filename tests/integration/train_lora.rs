@@ -68,7 +68,13 @@ fn every_lora_parameter_gets_a_nonzero_gradient() {
 #[test]
 fn merged_and_unmerged_adapters_agree() {
     let mut m = load_cpu_f32(&fixture("tiny-llama")).model;
-    let spec = LoraSpec { rank: 8, alpha: 32.0, dropout: 0.0, targets: vec!["q_proj".into(), "v_proj".into(), "down_proj".into()], use_rslora: false };
+    let spec = LoraSpec {
+        rank: 8,
+        alpha: 32.0,
+        dropout: 0.0,
+        targets: vec!["q_proj".into(), "v_proj".into(), "down_proj".into()],
+        use_rslora: false,
+    };
     assert_eq!(spec.scale(), 4.0);
     let set = LoraSet::init(&spec, &m.lora_targets(&spec), 3, &Device::Cpu).unwrap();
     random_b(&set);
@@ -116,7 +122,8 @@ fn training_lowers_validation_loss_and_changes_only_adapters() {
     let ids = Tensor::new(&[[5u32, 17, 42, 99]], &Device::Cpu).unwrap();
     let before = m.forward_inference(&ids, None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
-    let job = TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: dir.path(), base_model: "tiny-llama".into(), pad_id: 0 };
+    let job =
+        TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: dir.path(), base_model: "tiny-llama".into(), pad_id: 0 };
     let cfg = TrainConfig { max_steps: Some(40), eval_every: 10, ..tiny_config() };
     let state = train(&mut m, &job, &cfg, &EventSink::discard(), &CancelToken::new()).unwrap();
     assert_eq!(state.status, RunStatus::Finished);
@@ -159,7 +166,8 @@ fn nonfinite_loss_stops_and_keeps_the_checkpoint() {
     cfg.warmup_steps = 0;
     let mut m = load_cpu_f32(&fixture("tiny-llama")).model;
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
-    let job = TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: dir.path(), base_model: "tiny-llama".into(), pad_id: 0 };
+    let job =
+        TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: dir.path(), base_model: "tiny-llama".into(), pad_id: 0 };
     let err = train(&mut m, &job, &cfg, &EventSink::discard(), &CancelToken::new()).unwrap_err().to_string();
     assert!(err.contains("loss became") && err.contains("step"), "{err}");
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("trainer_state.json")).unwrap()).unwrap();

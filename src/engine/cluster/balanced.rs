@@ -91,7 +91,13 @@ fn swap_pass(d: &[f32], k: usize, labels: &mut [u32]) -> usize {
 /// Balanced k-means: k-means for the starting centroids, then alternating capacity-constrained
 /// assignment and centroid updates until the assignment is stable (at most `max_iter` rounds).
 /// Portion sizes differ by at most one row.
-pub fn balanced_kmeans(x: &[f32], dim: usize, opts: &KMeansOptions, sink: &EventSink, cancel: &CancelToken) -> Result<(Vec<u32>, Vec<f32>), ClusterError> {
+pub fn balanced_kmeans(
+    x: &[f32],
+    dim: usize,
+    opts: &KMeansOptions,
+    sink: &EventSink,
+    cancel: &CancelToken,
+) -> Result<(Vec<u32>, Vec<f32>), ClusterError> {
     let n = if dim == 0 { 0 } else { x.len() / dim };
     check_k(opts.k, n)?;
     let caps = balanced_capacities(n, opts.k);
@@ -134,7 +140,7 @@ pub fn random_split(n: usize, k: usize, seed: u64) -> Result<Vec<u32>, ClusterEr
 /// and the value of each portion.
 pub fn split_by_values(values: &[String]) -> Result<(Vec<u32>, Vec<String>), ClusterError> {
     if values.is_empty() {
-        return Err(ClusterError::KTooLarge { k: 1, rows: 0 });
+        return Err(ClusterError::Invalid("no rows to split".into()));
     }
     let mut ids: BTreeMap<&str, u32> = BTreeMap::new();
     for v in values {
@@ -181,7 +187,8 @@ mod tests {
         // The far row's portion takes the three rows nearest to it, i.e. the last ones.
         assert_eq!(labels[4..7], [far, far, far]);
         let same = vec![1.0f32; 9 * dim];
-        let (labels, _) = balanced_kmeans(&same, dim, &KMeansOptions { k: 3, ..Default::default() }, &EventSink::discard(), &CancelToken::new()).unwrap();
+        let (labels, _) =
+            balanced_kmeans(&same, dim, &KMeansOptions { k: 3, ..Default::default() }, &EventSink::discard(), &CancelToken::new()).unwrap();
         assert_eq!(sizes(&labels, 3), vec![3, 3, 3]);
     }
 

@@ -60,7 +60,14 @@ pub struct KMeansBenchFigure {
 }
 
 /// Times k-means on `n x dim` standard-normal points.
-pub fn kmeans_time(n: usize, dim: usize, k: usize, iters: usize, reps: usize, which: KMeansImpl) -> Result<KMeansBenchFigure, ClusterError> {
+pub fn kmeans_time(
+    n: usize,
+    dim: usize,
+    k: usize,
+    iters: usize,
+    reps: usize,
+    which: KMeansImpl,
+) -> Result<KMeansBenchFigure, ClusterError> {
     let x = normal_points(n, dim, 0);
     let mut iters_run = 0;
     let seconds = match which {

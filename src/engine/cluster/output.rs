@@ -133,11 +133,61 @@ impl ClustersFile {
             return Err(bad(format!("format '{}', expected '{CLUSTERS_FORMAT}'", file.format)));
         }
         if file.assignment.len() != file.rows || file.coords_2d.len() != file.rows {
-            return Err(bad(format!("{} rows but {} assignments and {} coordinates", file.rows, file.assignment.len(), file.coords_2d.len())));
+            return Err(bad(format!(
+                "{} rows but {} assignments and {} coordinates",
+                file.rows,
+                file.assignment.len(),
+                file.coords_2d.len()
+            )));
         }
         if let Some(bad_label) = file.assignment.iter().find(|&&a| a as usize >= file.k) {
             return Err(bad(format!("assignment {bad_label} is not below K = {}", file.k)));
         }
         Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> ClustersFile {
+        ClustersFile {
+            format: CLUSTERS_FORMAT.into(),
+            method: "random".into(),
+            k: 2,
+            seed: 0,
+            by_field: None,
+            data_sha256: "abc".into(),
+            encoder: "builtin".into(),
+            field: "instruction".into(),
+            rows: 2,
+            assignment: vec![0, 1],
+            coords_2d: vec![[0.0, 1.0], [1.0, 0.0]],
+            projection: ProjectionInfo { method: "pca-exact".into(), explained_variance_ratio: [0.5, 0.5] },
+            centroids: vec![vec![1.0], vec![2.0]],
+            portions: Vec::new(),
+            quality: Quality { sizes: vec![1, 1], inertia: 0.0, silhouette: None, silhouette_rows: 2, iterations: None },
+            elbow: None,
+        }
+    }
+
+    #[test]
+    fn save_load_round_trip_and_inconsistent_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        tiny().save(&p).unwrap();
+        assert_eq!(ClustersFile::load(&p).unwrap(), tiny());
+        let mut bad = tiny();
+        bad.assignment = vec![0, 2];
+        bad.save(&p).unwrap();
+        let msg = ClustersFile::load(&p).unwrap_err().to_string();
+        assert!(msg.contains("c.json") && msg.contains("not below K = 2"), "{msg}");
+        let mut short = tiny();
+        short.coords_2d.pop();
+        short.save(&p).unwrap();
+        assert!(ClustersFile::load(&p).unwrap_err().to_string().contains("1 coordinates"));
+        std::fs::write(&p, "{}").unwrap();
+        assert!(ClustersFile::load(&p).unwrap_err().to_string().contains("not a clusters file"));
     }
 }

@@ -55,11 +55,14 @@ fn mean_and_total_variance(x: &ArrayView2<f32>) -> (Vec<f32>, f64) {
             }
             (s, s2)
         })
-        .reduce(|| (vec![0.0; dim], vec![0.0; dim]), |(mut a, mut a2), (b, b2)| {
-            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-            a2.iter_mut().zip(&b2).for_each(|(x, y)| *x += y);
-            (a, a2)
-        });
+        .reduce(
+            || (vec![0.0; dim], vec![0.0; dim]),
+            |(mut a, mut a2), (b, b2)| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a2.iter_mut().zip(&b2).for_each(|(x, y)| *x += y);
+                (a, a2)
+            },
+        );
     let mean: Vec<f64> = s.iter().map(|v| v / n).collect();
     let total = s2.iter().zip(&mean).map(|(q, m)| (q / n - m * m).max(0.0)).sum::<f64>() * n / (n - 1.0).max(1.0);
     (mean.iter().map(|v| *v as f32).collect(), total)

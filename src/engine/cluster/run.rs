@@ -156,7 +156,10 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
     let (n, dim) = (emb.rows, emb.dim);
     if input.texts.len() != n || input.places.len() != n {
         return Err(ClusterError::Mismatch {
-            detail: format!("the embeddings have {n} rows but the data has {} examples; embed this data again (`dtm-studio embed`)", input.texts.len()),
+            detail: format!(
+                "the embeddings have {n} rows but the data has {} examples; embed this data again (`dtm-studio embed`)",
+                input.texts.len()
+            ),
         });
     }
     let own = normalised(emb);
@@ -269,7 +272,13 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
 }
 
 /// k-means inertia and silhouette for K = 2..8 (K up to the number of rows and distinct rows).
-pub fn elbow_table(x: &[f32], dim: usize, opts: &ClusterOptions, sink: &EventSink, cancel: &CancelToken) -> Result<Vec<ElbowRow>, ClusterError> {
+pub fn elbow_table(
+    x: &[f32],
+    dim: usize,
+    opts: &ClusterOptions,
+    sink: &EventSink,
+    cancel: &CancelToken,
+) -> Result<Vec<ElbowRow>, ClusterError> {
     let n = x.len() / dim.max(1);
     let mut rows = Vec::new();
     for k in 2..=8usize {

@@ -31,7 +31,12 @@ pub struct TemplateTokens {
 
 /// Renders a Jinja chat template with `messages`, `add_generation_prompt`, `bos_token` and
 /// `eos_token`, matching `tokenizer.apply_chat_template(..., tokenize=False)`.
-pub fn render_chat_template(template: &str, messages: &[ChatMessage], add_generation_prompt: bool, tokens: &TemplateTokens) -> Result<String, String> {
+pub fn render_chat_template(
+    template: &str,
+    messages: &[ChatMessage],
+    add_generation_prompt: bool,
+    tokens: &TemplateTokens,
+) -> Result<String, String> {
     let mut env = Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
@@ -85,7 +90,9 @@ mod tests {
     #[test]
     fn python_methods_and_raise_exception_work() {
         let t = "{% if messages[0]['role'] == 'assistant' %}{{ raise_exception('must start with user') }}{% endif %}{{ bos_token }}{{ messages[0]['content'].strip() }}";
-        let ok = render_chat_template(t, &[ChatMessage::new("user", "  x  ")], false, &TemplateTokens { bos: "<s>".into(), eos: String::new() }).unwrap();
+        let ok =
+            render_chat_template(t, &[ChatMessage::new("user", "  x  ")], false, &TemplateTokens { bos: "<s>".into(), eos: String::new() })
+                .unwrap();
         assert_eq!(ok, "<s>x");
         let err = render_chat_template(t, &[ChatMessage::new("assistant", "x")], false, &TemplateTokens::default()).unwrap_err();
         assert!(err.contains("must start with user"), "{err}");
@@ -94,7 +101,9 @@ mod tests {
     #[test]
     fn trim_and_lstrip_blocks_match_transformers() {
         let t = "{% for m in messages %}\n    {{ m.content }}\n{% endfor %}";
-        let out = render_chat_template(t, &[ChatMessage::new("user", "a"), ChatMessage::new("user", "b")], false, &TemplateTokens::default()).unwrap();
+        let out =
+            render_chat_template(t, &[ChatMessage::new("user", "a"), ChatMessage::new("user", "b")], false, &TemplateTokens::default())
+                .unwrap();
         assert_eq!(out, "    a\n    b\n");
     }
 

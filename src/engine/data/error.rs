@@ -122,8 +122,10 @@ pub enum DataError {
     #[error(transparent)]
     Model(#[from] crate::engine::model::ModelError),
     /// Tokenising or rendering a prompt failed.
-    #[error("{at}: {detail}")]
+    #[error("{}{at}: {detail}", if path.as_os_str().is_empty() { String::new() } else { format!("{}: ", path.display()) })]
     Prompt {
+        /// The data file (empty when unknown).
+        path: PathBuf,
         /// The record (indices of the dataset's examples list and the file row).
         at: RowRef,
         /// What failed.

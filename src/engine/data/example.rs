@@ -239,3 +239,43 @@ pub struct Dataset {
     /// Counts and problems found while reading.
     pub report: ValidationReport,
 }
+
+impl Dataset {
+    /// What `data/manifest.json` records about the data: source path, format, hash, counts and
+    /// the validation report.
+    pub fn manifest_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "path": self.path,
+            "format": self.format,
+            "sha256": self.sha256,
+            "examples": self.examples.len(),
+            "report": self.report,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_and_aliases_parse() {
+        for f in DataFormat::ALL {
+            assert_eq!(f.name().parse::<DataFormat>().unwrap(), f);
+        }
+        assert_eq!("OpenAI".parse::<DataFormat>().unwrap(), DataFormat::Messages);
+        let e = "yaml".parse::<DataFormat>().unwrap_err().to_string();
+        assert!(e.contains("'yaml'") && e.contains("alpaca, sharegpt, messages, csv, parquet"), "{e}");
+    }
+
+    #[test]
+    fn column_mapping_parses_roles_and_rejects_unknown_ones() {
+        let m = ColumnMapping::parse("prompt=q, response=a, input=ctx").unwrap();
+        assert_eq!((m.instruction.as_str(), m.output.as_str(), m.input.as_deref(), m.system.as_deref()), ("q", "a", Some("ctx"), None));
+        assert_eq!(ColumnMapping::parse("output=answer").unwrap().instruction, "instruction");
+        assert!(ColumnMapping::parse("label=x").unwrap_err().to_string().contains("unknown role 'label'"));
+        assert!(ColumnMapping::parse("prompt").unwrap_err().to_string().contains("ROLE=COLUMN"));
+        let guessed = ColumnMapping::guess(&["question".into(), "answer".into(), "context".into()]).unwrap();
+        assert_eq!((guessed.instruction.as_str(), guessed.output.as_str(), guessed.input.as_deref()), ("question", "answer", Some("context")));
+    }
+}

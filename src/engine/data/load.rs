@@ -109,9 +109,14 @@ fn container(path: &Path, bytes: &[u8], forced: Option<DataFormat>) -> DataForma
     }
 }
 
+/// The mapping for JSON records, guessed from the first one. Optional keys vary between JSON
+/// records, so `input` and `system` are read whenever a record has them.
 fn guess_mapping(first: &serde_json::Value) -> Option<ColumnMapping> {
     let keys: Vec<String> = first.as_object()?.keys().cloned().collect();
-    ColumnMapping::guess(&keys)
+    let mut m = ColumnMapping::guess(&keys)?;
+    m.input = m.input.or_else(|| Some("input".into()));
+    m.system = m.system.or_else(|| Some("system".into()));
+    Some(m)
 }
 
 fn unknown_shape(path: &Path, first: &serde_json::Value) -> DataError {

@@ -138,11 +138,9 @@ fn jsonl_records(path: &Path, body: &[u8], opts: &LoadDataOptions) -> Result<Vec
             continue;
         }
         let value = serde_json::from_slice::<Value>(raw).map_err(|e| DataError::Json { path: path.to_path_buf(), line, detail: json_message(&e) });
-        if value.is_err() {
-            if records.is_empty() {
-                if let Some(stream) = object_stream(body) {
-                    return Ok(stream);
-                }
+        if value.is_err() && records.is_empty() {
+            if let Some(stream) = object_stream(body) {
+                return Ok(stream);
             }
         }
         records.push(RawRecord { at: RowRef { row: records.len(), line }, value });

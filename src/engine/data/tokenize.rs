@@ -8,6 +8,7 @@ use super::prompt::{render_segments, PromptOptions, PromptTemplate};
 use super::validate::{Issue, IssueKind, LengthStats};
 use crate::engine::model::{resolve_model, ModelConfig, ModelError, ModelSource, TextTokenizer};
 use rayon::prelude::*;
+use std::path::{Path, PathBuf};
 
 /// Label of positions that carry no loss, as in `transformers`.
 pub const IGNORE_INDEX: i64 = -100;
@@ -91,14 +92,14 @@ pub fn eos_id(tok: &TextTokenizer) -> Result<u32> {
 /// response that holds no stop token.
 pub fn tokenize_example(ex: &Example, tok: &TextTokenizer, opts: &PromptOptions, prefix: &[u32], eos: u32) -> Result<TokenizedExample> {
     let at = RowRef { row: ex.row, line: ex.line };
-    let segments = render_segments(ex, Some(tok), opts).map_err(|detail| DataError::Prompt { at, detail })?;
+    let segments = render_segments(ex, Some(tok), opts).map_err(|detail| DataError::Prompt { path: PathBuf::new(), at, detail })?;
     let mut out = TokenizedExample { input_ids: Vec::new(), labels: Vec::new() };
     if opts.template == PromptTemplate::Alpaca {
         out.input_ids.extend_from_slice(prefix);
         out.labels.extend(std::iter::repeat_n(IGNORE_INDEX, prefix.len()));
     }
     for seg in segments {
-        let mut ids = tok.encode(&seg.text, false).map_err(|e| DataError::Prompt { at, detail: e.to_string() })?;
+        let mut ids = tok.encode(&seg.text, false).map_err(|e| DataError::Prompt { path: PathBuf::new(), at, detail: e.to_string() })?;
         if seg.train {
             let ends = opts.template == PromptTemplate::Chat && ids.iter().any(|id| *id == eos || tok.stop_ids().contains(id));
             if !ends {
@@ -121,7 +122,8 @@ pub fn tokenize_dataset(ds: &Dataset, tok: &TextTokenizer, opts: &PromptOptions)
     }
     let prefix = special_prefix(tok)?;
     let eos = eos_id(tok)?;
-    let full: Vec<TokenizedExample> = ds.examples.par_iter().map(|ex| tokenize_example(ex, tok, opts, &prefix, eos)).collect::<Result<_>>()?;
+    let full: Vec<TokenizedExample> =
+        ds.examples.par_iter().map(|ex| tokenize_example(ex, tok, opts, &prefix, eos)).collect::<Result<_>>().map_err(|e| in_file(e, &ds.path))?;
     let mut report = TokenizeReport { examples_in: full.len(), max_len: opts.max_len, ..Default::default() };
     let mut out = Vec::with_capacity(full.len());
     for (i, mut t) in full.into_iter().enumerate() {
@@ -148,7 +150,12 @@ pub fn tokenize_dataset(ds: &Dataset, tok: &TextTokenizer, opts: &PromptOptions)
 pub fn check_lengths(ds: &mut Dataset, tok: &TextTokenizer, opts: &PromptOptions) -> Result<LengthStats> {
     let prefix = special_prefix(tok)?;
     let eos = eos_id(tok)?;
-    let lens: Vec<usize> = ds.examples.par_iter().map(|ex| tokenize_example(ex, tok, opts, &prefix, eos).map(|t| t.input_ids.len())).collect::<Result<_>>()?;
+    let lens: Vec<usize> = ds
+        .examples
+        .par_iter()
+        .map(|ex| tokenize_example(ex, tok, opts, &prefix, eos).map(|t| t.input_ids.len()))
+        .collect::<Result<_>>()
+        .map_err(|e| in_file(e, &ds.path))?;
     for (ex, &n) in ds.examples.iter().zip(&lens).filter(|(_, &n)| n > opts.max_len) {
         let message = format!("is {n} tokens long, over the maximum of {} (it will be truncated)", opts.max_len);
         ds.report.push(Issue { kind: IssueKind::OverLong, row: ex.row, line: ex.line, field: None, message });
@@ -165,6 +172,14 @@ pub fn check_lengths(ds: &mut Dataset, tok: &TextTokenizer, opts: &PromptOptions
     };
     ds.report.lengths = Some(stats);
     Ok(stats)
+}
+
+/// Names the data file in a prompt error.
+fn in_file(e: DataError, file: &Path) -> DataError {
+    match e {
+        DataError::Prompt { at, detail, .. } => DataError::Prompt { path: file.to_path_buf(), at, detail },
+        other => other,
+    }
 }
 
 /// Loads only the tokenizer (and chat template) of a model folder, `.gguf` file or cached id,

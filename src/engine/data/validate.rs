@@ -135,10 +135,13 @@ impl ValidationReport {
     }
 }
 
+/// What makes two examples the same: the system prompt and every (role, content) turn.
+type DedupKey<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>);
+
 /// Finds exact duplicates (same system prompt and same turns), records them in the report and,
 /// when `drop` is set, removes all but the first occurrence.
 pub fn mark_duplicates(examples: &mut Vec<Example>, report: &mut ValidationReport, drop: bool) {
-    let mut first_row: HashMap<(Option<&str>, Vec<(&str, &str)>), usize> = HashMap::new();
+    let mut first_row: HashMap<DedupKey<'_>, usize> = HashMap::new();
     let mut dup = vec![false; examples.len()];
     for (i, ex) in examples.iter().enumerate() {
         let key = (ex.system.as_deref(), ex.turns.iter().map(|t| (t.role.as_str(), t.content.as_str())).collect());

@@ -3,7 +3,7 @@
 //! The sentences are rebuilt exactly as the script builds them, with a port of Python's
 //! `random` (MT19937, `seed(0)`, `randint`, `choice`), so both sides embed the same text.
 
-use super::encoder::{Encoder, EmbedOptions};
+use super::encoder::{EmbedOptions, Encoder};
 use super::error::EmbedError;
 use crate::engine::bench::median_seconds;
 use crate::engine::pipeline::{CancelToken, EventSink};
@@ -130,7 +130,13 @@ pub struct EmbedBenchFigure {
 }
 
 /// Embeds `sentences` once untimed and `reps` times timed; reports the median rate.
-pub fn embed_throughput(encoder: &Encoder, sentences: &[String], batch: usize, reps: usize, device: String) -> Result<EmbedBenchFigure, EmbedError> {
+pub fn embed_throughput(
+    encoder: &Encoder,
+    sentences: &[String],
+    batch: usize,
+    reps: usize,
+    device: String,
+) -> Result<EmbedBenchFigure, EmbedError> {
     let opts = EmbedOptions { batch_size: batch };
     let (sink, cancel) = (EventSink::discard(), CancelToken::new());
     let seconds = median_seconds(1, reps, || embed_texts_discard(encoder, sentences, &opts, &sink, &cancel))?;

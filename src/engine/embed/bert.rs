@@ -3,6 +3,7 @@
 //! candle-transformers' BERT. Pooling and normalisation follow the folder's own configuration, and
 //! texts are truncated at its `max_seq_length`, as sentence-transformers does.
 
+use super::bert_cpu::CpuBert;
 use super::error::EmbedError;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -21,9 +22,17 @@ pub enum Pooling {
     Max,
 }
 
+/// The forward pass in use.
+enum Backend {
+    /// Packed sequences and fused kernels on the CPU.
+    Cpu(CpuBert),
+    /// candle-transformers' `BertModel` (GPUs, and models the CPU path does not cover).
+    Candle(BertModel),
+}
+
 /// A loaded sentence-transformers BERT encoder.
 pub struct BertEncoder {
-    model: BertModel,
+    backend: Backend,
     tokenizer: Tokenizer,
     device: Device,
     dir: PathBuf,
@@ -65,7 +74,9 @@ fn read_pooling(dir: &Path) -> Result<Pooling, EmbedError> {
     } else {
         Err(EmbedError::Config {
             path,
-            detail: "no supported pooling mode is on (supported: pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_max_tokens)".into(),
+            detail:
+                "no supported pooling mode is on (supported: pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_max_tokens)"
+                    .into(),
         })
     }
 }
@@ -77,7 +88,8 @@ fn read_normalize(dir: &Path) -> Result<bool, EmbedError> {
         return Ok(false);
     }
     let json = read_json(&path)?;
-    let modules = json.as_array().ok_or_else(|| EmbedError::Config { path: path.clone(), detail: "expected a JSON array of modules".into() })?;
+    let modules =
+        json.as_array().ok_or_else(|| EmbedError::Config { path: path.clone(), detail: "expected a JSON array of modules".into() })?;
     Ok(modules.iter().any(|m| m.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("Normalize"))))
 }
 
@@ -91,8 +103,14 @@ fn read_max_seq_len(dir: &Path, config: &BertConfig) -> Result<usize, EmbedError
 
 impl BertEncoder {
     /// Loads a sentence-transformers folder onto `device`. Refuses folders that are not BERT
-    /// models, saying what was found instead.
+    /// models, saying what was found instead. On the CPU the packed forward pass is used.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, EmbedError> {
+        Self::load_with(dir, device, true)
+    }
+
+    /// As [`BertEncoder::load`]; `packed_cpu = false` keeps candle-transformers' `BertModel` on
+    /// the CPU too (for comparison).
+    pub fn load_with(dir: &Path, device: &Device, packed_cpu: bool) -> Result<Self, EmbedError> {
         if !dir.is_dir() {
             return Err(not_encoder(dir, "no such folder"));
         }
@@ -104,10 +122,7 @@ impl BertEncoder {
         let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
         let archs = raw.get("architectures").map(|a| a.to_string()).unwrap_or_default();
         if model_type != "bert" {
-            return Err(not_encoder(
-                dir,
-                format!("config.json has model_type '{model_type}' (architectures {archs}), not 'bert'"),
-            ));
+            return Err(not_encoder(dir, format!("config.json has model_type '{model_type}' (architectures {archs}), not 'bert'")));
         }
         let config: BertConfig = serde_json::from_value(raw)
             .map_err(|e| EmbedError::Config { path: config_path.clone(), detail: format!("not a BERT config: {e}") })?;
@@ -122,8 +137,8 @@ impl BertEncoder {
         if !tok_path.is_file() {
             return Err(not_encoder(dir, "it has no tokenizer.json"));
         }
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| EmbedError::Tokenizer { path: tok_path.clone(), detail: e.to_string() })?;
+        let mut tokenizer =
+            Tokenizer::from_file(&tok_path).map_err(|e| EmbedError::Tokenizer { path: tok_path.clone(), detail: e.to_string() })?;
         let max_seq_len = read_max_seq_len(dir, &config)?;
         tokenizer.with_padding(None);
         tokenizer
@@ -138,14 +153,29 @@ impl BertEncoder {
         let weights_len = bytes.len();
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
             .map_err(|source| EmbedError::Model { path: weights.clone(), source })?;
-        let model = BertModel::load(vb, &config).map_err(|source| EmbedError::Model { path: weights.clone(), source })?;
+        let model_err = |source| EmbedError::Model { path: weights.clone(), source };
+        let backend = if packed_cpu && device.is_cpu() && CpuBert::supports(&config) {
+            Backend::Cpu(CpuBert::load(vb, &config).map_err(model_err)?)
+        } else {
+            Backend::Candle(BertModel::load(vb, &config).map_err(model_err)?)
+        };
         let pooling = read_pooling(dir)?;
         let normalize = read_normalize(dir)?;
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let parent = canonical.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let id = format!("bert:{parent}/{name}:weights={weights_len}:max_seq={max_seq_len}:{pooling:?}:normalize={normalize}");
-        Ok(Self { model, tokenizer, device: device.clone(), dir: dir.to_path_buf(), pooling, normalize, max_seq_len, dim: config.hidden_size, id })
+        Ok(Self {
+            backend,
+            tokenizer,
+            device: device.clone(),
+            dir: dir.to_path_buf(),
+            pooling,
+            normalize,
+            max_seq_len,
+            dim: config.hidden_size,
+            id,
+        })
     }
 
     /// The identity written into embedding files and cache keys.
@@ -181,8 +211,17 @@ impl BertEncoder {
         self.encode_ids(&ids)
     }
 
+    /// Whether the packed CPU forward pass is in use.
+    pub fn is_packed_cpu(&self) -> bool {
+        matches!(self.backend, Backend::Cpu(_))
+    }
+
     /// Embeds already tokenised texts.
     pub fn encode_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<f32>, EmbedError> {
+        let model = match &self.backend {
+            Backend::Cpu(m) => return m.embed(ids, self.pooling, self.normalize).map_err(|e| self.model_err(e)),
+            Backend::Candle(m) => m,
+        };
         let batch = ids.len();
         let seq = ids.iter().map(|v| v.len()).max().unwrap_or(0).max(1);
         let mut flat_ids = vec![0u32; batch * seq];
@@ -195,7 +234,7 @@ impl BertEncoder {
             let input = Tensor::from_vec(flat_ids, (batch, seq), &self.device)?;
             let mask_t = Tensor::from_vec(mask, (batch, seq), &self.device)?;
             let types = input.zeros_like()?;
-            let hidden = self.model.forward(&input, &types, Some(&mask_t))?; // [b, s, h]
+            let hidden = model.forward(&input, &types, Some(&mask_t))?; // [b, s, h]
             let pooled = match self.pooling {
                 Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
                 Pooling::Mean => {

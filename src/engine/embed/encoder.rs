@@ -53,9 +53,15 @@ pub enum Encoder {
 impl Encoder {
     /// Loads the encoder `spec` names; BERT weights go to `device`.
     pub fn load(spec: &EncoderSpec, device: &Device) -> Result<Self, EmbedError> {
+        Self::load_with(spec, device, true)
+    }
+
+    /// As [`Encoder::load`]; `packed_cpu = false` runs BERT through candle-transformers'
+    /// `BertModel` on the CPU as well (for comparison).
+    pub fn load_with(spec: &EncoderSpec, device: &Device, packed_cpu: bool) -> Result<Self, EmbedError> {
         match spec {
             EncoderSpec::Builtin => Ok(Self::Builtin(HashedEncoder::default())),
-            EncoderSpec::Dir(dir) => Ok(Self::Bert(Box::new(BertEncoder::load(dir, device)?))),
+            EncoderSpec::Dir(dir) => Ok(Self::Bert(Box::new(BertEncoder::load_with(dir, device, packed_cpu)?))),
         }
     }
 
@@ -170,6 +176,9 @@ mod tests {
         cancel.cancel("test");
         let err = embed_texts(&enc, &texts, &EmbedOptions::default(), &EventSink::discard(), &cancel).unwrap_err();
         assert!(matches!(err, EmbedError::Cancelled(_)));
-        assert!(matches!(embed_texts(&enc, &[], &EmbedOptions::default(), &EventSink::discard(), &CancelToken::new()), Err(EmbedError::NoTexts)));
+        assert!(matches!(
+            embed_texts(&enc, &[], &EmbedOptions::default(), &EventSink::discard(), &CancelToken::new()),
+            Err(EmbedError::NoTexts)
+        ));
     }
 }

@@ -95,9 +95,8 @@ pub fn load_embeddings(path: &Path) -> Result<Embeddings, EmbedError> {
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| file_err(path, e.to_string()))?;
     let meta = header.metadata().clone().unwrap_or_default();
     let get = |k: &str| meta.get(k).cloned().unwrap_or_default();
-    let view = st
-        .tensor(TENSOR_NAME)
-        .map_err(|_| file_err(path, format!("has no tensor '{TENSOR_NAME}'; write it with `dtm-studio embed`")))?;
+    let view =
+        st.tensor(TENSOR_NAME).map_err(|_| file_err(path, format!("has no tensor '{TENSOR_NAME}'; write it with `dtm-studio embed`")))?;
     if view.dtype() != safetensors::Dtype::F32 || view.shape().len() != 2 {
         return Err(file_err(path, format!("tensor '{TENSOR_NAME}' is {:?} {:?}; expected F32 [rows, dim]", view.dtype(), view.shape())));
     }
@@ -106,7 +105,15 @@ pub fn load_embeddings(path: &Path) -> Result<Embeddings, EmbedError> {
     if values.iter().any(|v| !v.is_finite()) {
         return Err(file_err(path, "contains NaN or infinite values; embed the data again"));
     }
-    Ok(Embeddings { rows, dim, values, encoder: get("encoder"), field: get("field"), data_sha256: get("data_sha256"), normalized: get("normalized") == "true" })
+    Ok(Embeddings {
+        rows,
+        dim,
+        values,
+        encoder: get("encoder"),
+        field: get("field"),
+        data_sha256: get("data_sha256"),
+        normalized: get("normalized") == "true",
+    })
 }
 
 /// The cache key of embeddings of data `data_sha256` by `encoder_id` over text `field`: 16 hex

@@ -5,11 +5,13 @@
 
 pub mod bench;
 pub mod bert;
+pub mod bert_cpu;
 pub mod builtin;
 pub mod encoder;
 pub mod error;
 pub mod field;
 pub mod file;
+pub mod kernels;
 pub mod stage;
 pub mod words;
 

@@ -125,7 +125,12 @@ impl BaseModel {
                     for (name, info) in meta.tensors() {
                         let start = 8 + header + info.data_offsets.0;
                         let end = 8 + header + info.data_offsets.1;
-                        entries.push(BaseEntry { name, shape: info.shape.clone(), dtype: info.dtype, loc: Loc::Mapped { file: i, start, end } });
+                        entries.push(BaseEntry {
+                            name,
+                            shape: info.shape.clone(),
+                            dtype: info.dtype,
+                            loc: Loc::Mapped { file: i, start, end },
+                        });
                     }
                     maps.push(map);
                 }
@@ -199,8 +204,9 @@ impl BaseModel {
             return Ok(t.flatten_all()?.to_vec1::<f32>()?);
         }
         let bytes = self.raw_bytes(entry)?;
-        bytes_to_f32(&bytes, entry.dtype)
-            .ok_or_else(|| self.tensor_error(entry, format!("is {:?}; only float tensors (f32, bf16, f16, f64) can be merged", entry.dtype)))
+        bytes_to_f32(&bytes, entry.dtype).ok_or_else(|| {
+            self.tensor_error(entry, format!("is {:?}; only float tensors (f32, bf16, f16, f64) can be merged", entry.dtype))
+        })
     }
 
     fn memory_tensor(&self, entry: &BaseEntry) -> Option<&Tensor> {
@@ -256,7 +262,9 @@ impl BaseModel {
                 write("config.json", &self.config.to_hf_json(dtype_name))?;
                 if let Some(tok) = &self.tokenizer {
                     let tok_path = out.join("tokenizer.json");
-                    tok.inner().save(&tok_path, false).map_err(|e| MergeError::Spec(format!("{}: cannot write tokenizer: {e}", tok_path.display())))?;
+                    tok.inner()
+                        .save(&tok_path, false)
+                        .map_err(|e| MergeError::Spec(format!("{}: cannot write tokenizer: {e}", tok_path.display())))?;
                     let mut tc = serde_json::json!({
                         "tokenizer_class": "PreTrainedTokenizerFast",
                         "model_max_length": self.config.max_position_embeddings,

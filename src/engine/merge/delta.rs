@@ -66,7 +66,12 @@ impl AdapterSet {
                 let (r, a_in) = pair.a.dims2()?;
                 let (b_out, _) = pair.b.dims2()?;
                 let a_name = format!("{PEFT_PREFIX}{module}.lora_A.weight");
-                let hint = adapter.config.base_model_name_or_path.as_deref().map(|b| format!(" (its adapter_config.json names base '{b}')")).unwrap_or_default();
+                let hint = adapter
+                    .config
+                    .base_model_name_or_path
+                    .as_deref()
+                    .map(|b| format!(" (its adapter_config.json names base '{b}')"))
+                    .unwrap_or_default();
                 let shape = base_shapes.get(&weight_name).ok_or_else(|| MergeError::Adapter {
                     path: file.clone(),
                     detail: format!("tensor '{a_name}' adapts '{module}', which the base model does not have: the adapter was made for a different base{hint}"),
@@ -197,12 +202,8 @@ pub fn merged_delta(slot: &ModuleSlot, spec: &MergeSpec, fisher: Option<&FisherS
             _ => dense(p),
         }
     };
-    let deltas: Vec<Option<Vec<f32>>> = slot
-        .pairs
-        .par_iter()
-        .enumerate()
-        .map(|(i, p)| p.as_ref().map(|p| sparsified(i, p)).transpose())
-        .collect::<Result<_>>()?;
+    let deltas: Vec<Option<Vec<f32>>> =
+        slot.pairs.par_iter().enumerate().map(|(i, p)| p.as_ref().map(|p| sparsified(i, p)).transpose()).collect::<Result<_>>()?;
     let zeros = vec![0f32; n];
     let all: Vec<&[f32]> = deltas.iter().map(|d| d.as_deref().unwrap_or(&zeros)).collect();
     let cf: Vec<f32> = c.iter().map(|x| *x as f32).collect();

@@ -47,9 +47,11 @@ impl FisherDiagonal {
         let bad = |detail: String| MergeError::Fisher { path: path.to_path_buf(), detail };
         let bytes = std::fs::read(path).map_err(|e| MergeError::io(path, e))?;
         crate::engine::model::safetensors_file::check_safetensors(path, &bytes)?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("not a readable safetensors file: {e}")))?;
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("not a readable safetensors file: {e}")))?;
         let examples = meta.metadata().as_ref().and_then(|m| m.get("examples")).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| bad(format!("not a readable safetensors file: {e}")))?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+            .map_err(|e| bad(format!("not a readable safetensors file: {e}")))?;
         let tensors = tensors.into_iter().map(|(n, t)| Ok((n, t.to_dtype(DType::F32)?))).collect::<Result<HashMap<_, _>>>()?;
         Ok(Self { tensors, examples, path: Some(path.to_path_buf()) })
     }

@@ -89,7 +89,9 @@ pub fn write_full_weights(
                             let delta = merged_delta(slot, spec, fisher)?;
                             let mut w = base.read_f32(entry)?;
                             if w.len() != delta.len() {
-                                return Err(base.tensor_error(entry, format!("has {} entries but the merged delta has {}", w.len(), delta.len())));
+                                return Err(
+                                    base.tensor_error(entry, format!("has {} entries but the merged delta has {}", w.len(), delta.len()))
+                                );
                             }
                             w.par_iter_mut().zip(delta.par_iter()).for_each(|(x, d)| *x += d);
                             Ok((Cow::Owned(f32_to_bytes(&w, t.dtype)), true))
@@ -97,7 +99,8 @@ pub fn write_full_weights(
                         None if t.dtype == entry.dtype => Ok((base.raw_bytes(entry)?, false)),
                         None => {
                             let raw = base.raw_bytes(entry)?;
-                            let values = bytes_to_f32(&raw, entry.dtype).ok_or_else(|| base.tensor_error(entry, "is not a float tensor".into()))?;
+                            let values =
+                                bytes_to_f32(&raw, entry.dtype).ok_or_else(|| base.tensor_error(entry, "is not a float tensor".into()))?;
                             Ok((Cow::Owned(f32_to_bytes(&values, t.dtype)), false))
                         }
                     }

@@ -37,29 +37,31 @@ fn gaussian(seed: u64, n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Orthonormalises the columns of `y` (`rows x cols`, row-major) in place by Gram-Schmidt twice;
-/// a column that vanishes becomes zero.
-fn orthonormalize(y: &mut [f64], rows: usize, cols: usize) {
-    let mut col = vec![0f64; rows];
-    for j in 0..cols {
-        for (r, c) in col.iter_mut().enumerate() {
-            *c = y[r * cols + j];
-        }
+/// Orthonormalises the `count` vectors stored one after another in `v` (each `len` long) by
+/// Gram-Schmidt applied twice; a vector that vanishes becomes zero.
+fn orthonormalize_rows(v: &mut [f64], count: usize, len: usize) {
+    for j in 0..count {
+        let (done, rest) = v.split_at_mut(j * len);
+        let col = &mut rest[..len];
         let before = col.iter().map(|x| x * x).sum::<f64>().sqrt();
         for _ in 0..2 {
-            for p in 0..j {
-                let dot: f64 = (0..rows).map(|r| y[r * cols + p] * col[r]).sum();
-                for (r, c) in col.iter_mut().enumerate() {
-                    *c -= dot * y[r * cols + p];
-                }
+            for p in done.chunks_exact(len) {
+                let dot: f64 = p.iter().zip(col.iter()).map(|(a, b)| a * b).sum();
+                col.iter_mut().zip(p).for_each(|(c, q)| *c -= dot * q);
             }
         }
         let norm = col.iter().map(|x| x * x).sum::<f64>().sqrt();
         let scale = if norm > 1e-12 * before.max(1e-300) { 1.0 / norm } else { 0.0 };
-        for (r, c) in col.iter().enumerate() {
-            y[r * cols + j] = c * scale;
-        }
+        col.iter_mut().for_each(|c| *c *= scale);
     }
+}
+
+/// An orthonormal basis of the columns of `y` (`rows x cols`), same shape.
+fn orthonormal_columns(y: &Tensor) -> candle_core::Result<Tensor> {
+    let (rows, cols) = y.dims2()?;
+    let mut v = flat(&y.t()?.contiguous()?)?;
+    orthonormalize_rows(&mut v, cols, rows);
+    Tensor::from_vec(v, (cols, rows), &Device::Cpu)?.t()
 }
 
 /// Eigen-decomposition of a symmetric `n x n` matrix by cyclic Jacobi: eigenvalues descending
@@ -141,15 +143,12 @@ pub fn truncated_svd(delta: &[f32], out: usize, inp: usize, rank: usize, seed: u
         mat(&eye, out, out)?
     } else {
         let omega = mat(&gaussian(seed, inp * l), inp, l)?;
-        let mut y = flat(&m.matmul(&omega)?)?;
-        orthonormalize(&mut y, out, l);
+        let mut q = orthonormal_columns(&m.matmul(&omega)?)?;
         for _ in 0..POWER_ITERS {
-            let mut z = flat(&m.t()?.matmul(&mat(&y, out, l)?)?)?;
-            orthonormalize(&mut z, inp, l);
-            y = flat(&m.matmul(&mat(&z, inp, l)?)?)?;
-            orthonormalize(&mut y, out, l);
+            let z = orthonormal_columns(&m.t()?.matmul(&q)?)?;
+            q = orthonormal_columns(&m.matmul(&z)?)?;
         }
-        mat(&y, out, l)?
+        q
     };
     let small = q.t()?.matmul(&m)?; // l x inp
     let gram = flat(&small.matmul(&small.t()?)?)?;
@@ -189,15 +188,16 @@ mod tests {
 
     /// A matrix with singular values 8, 4, 2, 1, 0.5, ... from random orthonormal factors.
     fn known_spectrum(out: usize, inp: usize, n: usize) -> (Vec<f32>, Vec<f64>) {
+        // Rows of `u` / `v` here are the singular vectors (n of them).
         let mut u = gaussian(1, out * n);
-        orthonormalize(&mut u, out, n);
+        orthonormalize_rows(&mut u, n, out);
         let mut v = gaussian(2, inp * n);
-        orthonormalize(&mut v, inp, n);
+        orthonormalize_rows(&mut v, n, inp);
         let s: Vec<f64> = (0..n).map(|i| 8.0 / 2f64.powi(i as i32)).collect();
         let mut m = vec![0f32; out * inp];
         for i in 0..out {
             for j in 0..inp {
-                m[i * inp + j] = (0..n).map(|k| u[i * n + k] * s[k] * v[j * n + k]).sum::<f64>() as f32;
+                m[i * inp + j] = (0..n).map(|k| u[k * out + i] * s[k] * v[k * inp + j]).sum::<f64>() as f32;
             }
         }
         (m, s)

@@ -114,7 +114,11 @@ pub fn run_merge(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> 
     for (dir, name) in set.dirs.iter().zip(&set.base_names) {
         if let Some(name) = name {
             if file_name_of(name) != file_name_of(&req.base) && !name.is_empty() {
-                warnings.push(format!("{}: recorded base '{name}' differs from '{}' (shapes match, so it was merged)", dir.display(), req.base));
+                warnings.push(format!(
+                    "{}: recorded base '{name}' differs from '{}' (shapes match, so it was merged)",
+                    dir.display(),
+                    req.base
+                ));
             }
         }
     }
@@ -128,8 +132,12 @@ pub fn run_merge(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> 
             base.write_support_files(out.path(), dtype)?;
         }
         MergeOutput::Adapter => {
-            let modules: BTreeSet<String> =
-                base.entries().iter().filter(|e| e.shape.len() == 2).filter_map(|e| e.name.strip_suffix(".weight").map(str::to_string)).collect();
+            let modules: BTreeSet<String> = base
+                .entries()
+                .iter()
+                .filter(|e| e.shape.len() == 2)
+                .filter_map(|e| e.name.strip_suffix(".weight").map(str::to_string))
+                .collect();
             adapter = Some(adapter_out::write_adapter(&set, &req.spec, fisher.as_ref(), &modules, &req.base, out.path(), sink, cancel)?);
         }
     }

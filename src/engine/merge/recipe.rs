@@ -33,7 +33,10 @@ pub fn mergekit_yaml(spec: &MergeSpec, base: &str, adapters: &[PathBuf], dtype: 
     let (name, note) = match (spec.method, spec.method.mergekit_name()) {
         (MergeMethod::Linear, _) if !normalize => ("task_arithmetic".to_string(), None),
         (_, Some(n)) => (n.to_string(), None),
-        (m, None) => (m.name().replace('-', "_"), Some(format!("# '{m}' has no mergekit equivalent: mergekit cannot run this recipe; it records the settings."))),
+        (m, None) => (
+            m.name().replace('-', "_"),
+            Some(format!("# '{m}' has no mergekit equivalent: mergekit cannot run this recipe; it records the settings.")),
+        ),
     };
     let mut y = String::new();
     let _ = writeln!(y, "# Merge written by DTM Studio ({}), in mergekit's vocabulary.", spec.method);
@@ -42,10 +45,14 @@ pub fn mergekit_yaml(spec: &MergeSpec, base: &str, adapters: &[PathBuf], dtype: 
     }
     match spec.method {
         MergeMethod::Slerp => {
-            let _ = writeln!(y, "# DTM Studio interpolates the two LoRA deltas; mergekit's slerp interpolates the whole weights, so the numbers differ.");
+            let _ = writeln!(
+                y,
+                "# DTM Studio interpolates the two LoRA deltas; mergekit's slerp interpolates the whole weights, so the numbers differ."
+            );
         }
         MergeMethod::DareLinear | MergeMethod::DareTies => {
-            let _ = writeln!(y, "# Drop masks are random (DTM Studio seed {}); mergekit draws its own and rescales by the L1 norm.", spec.seed);
+            let _ =
+                writeln!(y, "# Drop masks are random (DTM Studio seed {}); mergekit draws its own and rescales by the L1 norm.", spec.seed);
         }
         _ => {}
     }
@@ -114,7 +121,15 @@ mod tests {
         spec.weights = Some(parse_weights("0.7,0.3").unwrap());
         spec.density = Some(vec![0.5]);
         let y = mergekit_yaml(&spec, "/m/base", &[PathBuf::from("/a/sub-0"), PathBuf::from("/a/sub-1")], "float32");
-        for want in ["merge_method: ties", "base_model: \"/m/base\"", "dtype: float32", "normalize: true", "- model: \"/m/base+/a/sub-1\"", "weight: 0.3", "density: 0.5"] {
+        for want in [
+            "merge_method: ties",
+            "base_model: \"/m/base\"",
+            "dtype: float32",
+            "normalize: true",
+            "- model: \"/m/base+/a/sub-1\"",
+            "weight: 0.3",
+            "density: 0.5",
+        ] {
             assert!(y.contains(want), "missing {want:?} in\n{y}");
         }
     }

@@ -187,9 +187,8 @@ pub struct ModuleOverride {
 impl ModuleOverride {
     /// Parses `REGEX=w1,w2,...` (split at the last `=`).
     pub fn parse(text: &str) -> Result<Self> {
-        let (re, weights) = text
-            .rsplit_once('=')
-            .ok_or_else(|| MergeError::Spec(format!("module override '{text}' must look like REGEX=w1,w2,...")))?;
+        let (re, weights) =
+            text.rsplit_once('=').ok_or_else(|| MergeError::Spec(format!("module override '{text}' must look like REGEX=w1,w2,...")))?;
         let pattern = Regex::new(re).map_err(|e| MergeError::Spec(format!("module override regex '{re}': {e}")))?;
         Ok(Self { pattern, weights: parse_weights(weights)? })
     }
@@ -243,7 +242,10 @@ impl MergeSpec {
         }
         let check_len = |ws: &[WeightValue], what: &str| -> Result<()> {
             if ws.len() != k {
-                return Err(MergeError::Spec(format!("{what} has {} values but {k} adapters are given: give one weight per adapter", ws.len())));
+                return Err(MergeError::Spec(format!(
+                    "{what} has {} values but {k} adapters are given: give one weight per adapter",
+                    ws.len()
+                )));
             }
             if ws.iter().any(|w| matches!(w, WeightValue::Gradient(v) if v.is_empty())) {
                 return Err(MergeError::Spec(format!("{what} has an empty gradient")));

@@ -78,8 +78,9 @@ impl LoraAdapter {
     pub fn load(dir: &Path) -> Result<Self> {
         let bad = |path: &Path, detail: String| ModelError::Adapter { path: path.to_path_buf(), detail };
         let cfg_path = dir.join("adapter_config.json");
-        let text = std::fs::read_to_string(&cfg_path)
-            .map_err(|e| bad(&cfg_path, format!("cannot read it ({e}); an adapter folder needs adapter_config.json and adapter_model.safetensors")))?;
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
+            bad(&cfg_path, format!("cannot read it ({e}); an adapter folder needs adapter_config.json and adapter_model.safetensors"))
+        })?;
         let config: AdapterConfig = serde_json::from_str(&text).map_err(|e| bad(&cfg_path, format!("line {}: {e}", e.line())))?;
         if let Some(kind) = config.peft_type.as_deref() {
             if !kind.eq_ignore_ascii_case("lora") {
@@ -105,11 +106,17 @@ impl LoraAdapter {
                 if name.ends_with(".lora_B.weight") {
                     continue;
                 }
-                return Err(bad(&weights_path, format!("tensor '{name}' is not a LoRA A/B weight (modules_to_save, embeddings and DoRA are not supported)")));
+                return Err(bad(
+                    &weights_path,
+                    format!("tensor '{name}' is not a LoRA A/B weight (modules_to_save, embeddings and DoRA are not supported)"),
+                ));
             };
             let b_name = format!("{module}.lora_B.weight");
             let a = raw.get(&name).cloned().ok_or_else(|| bad(&weights_path, format!("tensor '{name}' vanished")))?;
-            let b = raw.get(&b_name).cloned().ok_or_else(|| bad(&weights_path, format!("tensor '{b_name}' is missing (every lora_A needs its lora_B)")))?;
+            let b = raw
+                .get(&b_name)
+                .cloned()
+                .ok_or_else(|| bad(&weights_path, format!("tensor '{b_name}' is missing (every lora_A needs its lora_B)")))?;
             let (rank, _) = a.dims2().map_err(|_| bad(&weights_path, format!("tensor '{name}' must be 2-D [r, in]")))?;
             let (_, rank_b) = b.dims2().map_err(|_| bad(&weights_path, format!("tensor '{b_name}' must be 2-D [out, r]")))?;
             if rank != rank_b || rank == 0 {

@@ -170,10 +170,8 @@ impl ModelConfig {
             .or_else(|| raw.model_type.as_deref().and_then(Architecture::from_hf_name))
             .ok_or_else(|| ModelError::UnknownArchitecture { path: path.to_path_buf(), name: arch_name })?;
         let rope_params = raw.rope_parameters.as_ref();
-        let rope_theta = raw
-            .rope_theta
-            .or_else(|| rope_params.and_then(|p| p.get("rope_theta")).and_then(|v| v.as_f64()))
-            .unwrap_or(10_000.0);
+        let rope_theta =
+            raw.rope_theta.or_else(|| rope_params.and_then(|p| p.get("rope_theta")).and_then(|v| v.as_f64())).unwrap_or(10_000.0);
         let scaling_source = raw.rope_scaling.as_ref().filter(|v| !v.is_null()).or(rope_params);
         let rope_scaling = parse_rope_scaling(scaling_source).map_err(bad)?;
         let heads = raw.num_attention_heads;

@@ -10,7 +10,16 @@ pub fn describe_model(loaded: &LoadedModel, template_chars: usize) -> Vec<(&'sta
     let tok = &loaded.tokenizer;
     let mut rows = vec![
         ("model", info.source.path().display().to_string()),
-        ("architecture", format!("{} ({} layers, hidden {}, MLP {})", c.architecture.hf_class(), c.num_hidden_layers, c.hidden_size, c.intermediate_size)),
+        (
+            "architecture",
+            format!(
+                "{} ({} layers, hidden {}, MLP {})",
+                c.architecture.hf_class(),
+                c.num_hidden_layers,
+                c.hidden_size,
+                c.intermediate_size
+            ),
+        ),
         ("attention", format!("{} query heads, {} key/value heads, head dim {}", c.num_attention_heads, c.num_key_value_heads, c.head_dim)),
         ("parameters", format!("{} ({:.1}M)", info.parameters, info.parameters as f64 / 1e6)),
         ("stored dtype", info.stored_dtype.clone()),

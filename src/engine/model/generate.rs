@@ -125,7 +125,13 @@ fn pending_stop_prefix(text: &str, stops: &[String]) -> usize {
 
 /// Generates a continuation of `prompt_ids`, calling `on_text` with each new piece of text.
 /// `on_text` returns `false` to stop early.
-pub fn generate(model: &CausalLm, tokenizer: &TextTokenizer, prompt_ids: &[u32], cfg: &SamplingConfig, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
+pub fn generate(
+    model: &CausalLm,
+    tokenizer: &TextTokenizer,
+    prompt_ids: &[u32],
+    cfg: &SamplingConfig,
+    on_text: &mut dyn FnMut(&str) -> bool,
+) -> Result<Generation> {
     let device = model.device().clone();
     let context = model.config().max_position_embeddings;
     let mut sampler = Sampler::new(cfg);
@@ -204,8 +210,14 @@ mod tests {
     fn sampling_is_seeded() {
         let cfg = SamplingConfig { temperature: 1.0, top_p: 1.0, seed: 7, ..Default::default() };
         let logits = [0.5f32, 0.4, 0.3, 0.2, 0.1];
-        let a: Vec<u32> = { let mut s = Sampler::new(&cfg); (0..30).map(|_| s.sample(&logits)).collect() };
-        let b: Vec<u32> = { let mut s = Sampler::new(&cfg); (0..30).map(|_| s.sample(&logits)).collect() };
+        let a: Vec<u32> = {
+            let mut s = Sampler::new(&cfg);
+            (0..30).map(|_| s.sample(&logits)).collect()
+        };
+        let b: Vec<u32> = {
+            let mut s = Sampler::new(&cfg);
+            (0..30).map(|_| s.sample(&logits)).collect()
+        };
         assert_eq!(a, b);
         assert!(a.iter().any(|&t| t != a[0]), "temperature 1 should not be deterministic across draws");
     }

@@ -68,10 +68,7 @@ impl GgufFile {
         if heads == 0 {
             return Err(bad("attention.head_count is 0".into()));
         }
-        let eps = self
-            .meta(&format!("{arch_name}.attention.layer_norm_rms_epsilon"))
-            .and_then(value_as_f64)
-            .unwrap_or(1e-5);
+        let eps = self.meta(&format!("{arch_name}.attention.layer_norm_rms_epsilon")).and_then(value_as_f64).unwrap_or(1e-5);
         let rope_theta = self.meta(&format!("{arch_name}.rope.freq_base")).and_then(value_as_f64).unwrap_or(10_000.0);
         let head_dim = self.meta_u64(&format!("{arch_name}.attention.key_length")).map(|v| v as usize).unwrap_or(hidden / heads);
         let context = self.meta_u64(&format!("{arch_name}.context_length")).unwrap_or(4096) as usize;

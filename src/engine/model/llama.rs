@@ -39,11 +39,19 @@ struct Attention {
 }
 
 impl Attention {
-    fn forward(&self, xs: &Tensor, rope: &Rope, start: usize, cache: Option<&mut (Option<Tensor>, Option<Tensor>)>, ctx: ForwardCtx) -> Result<Tensor> {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &Rope,
+        start: usize,
+        cache: Option<&mut (Option<Tensor>, Option<Tensor>)>,
+        ctx: ForwardCtx,
+    ) -> Result<Tensor> {
         let kernels = ctx.kernels;
         let (b, t, _) = xs.dims3()?;
         let differentiable = kernels == Kernels::Differentiable;
-        let heads = |proj: &Linear, n: usize| -> Result<Tensor> { proj.forward(xs, ctx)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2) };
+        let heads =
+            |proj: &Linear, n: usize| -> Result<Tensor> { proj.forward(xs, ctx)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2) };
         let q = rope.apply(&heads(&self.q_proj, self.num_heads)?, start, differentiable)?;
         let mut k = rope.apply(&heads(&self.k_proj, self.num_kv_heads)?, start, differentiable)?;
         let mut v = heads(&self.v_proj, self.num_kv_heads)?.contiguous()?;
@@ -85,9 +93,7 @@ fn causal_mask(t: usize, s: usize, start: usize, device: &Device) -> Result<Opti
     if t == 1 {
         return Ok(None);
     }
-    let mask: Vec<f32> = (0..t)
-        .flat_map(|i| (0..s).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask: Vec<f32> = (0..t).flat_map(|i| (0..s).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (t, s), device).map(Some)
 }
 
@@ -306,7 +312,11 @@ impl CausalLm {
                 if w.a.dim(1)? != inp || w.b.dim(0)? != out || w.a.dim(0)? != w.b.dim(1)? {
                     return Err(super::error::ModelError::Adapter {
                         path: Default::default(),
-                        detail: format!("adapter for '{module}' has A {:?} and B {:?}, but the layer is [{out}, {inp}]", w.a.dims(), w.b.dims()),
+                        detail: format!(
+                            "adapter for '{module}' has A {:?} and B {:?}, but the layer is [{out}, {inp}]",
+                            w.a.dims(),
+                            w.b.dims()
+                        ),
                     });
                 }
             }

@@ -29,7 +29,13 @@ pub struct LoraSpec {
 impl LoraSpec {
     /// The paper's setting: r 16, alpha 16, dropout 0.05 on gate/up/down.
     pub fn paper() -> Self {
-        Self { rank: 16, alpha: 16.0, dropout: 0.05, targets: vec!["gate_proj".into(), "up_proj".into(), "down_proj".into()], use_rslora: false }
+        Self {
+            rank: 16,
+            alpha: 16.0,
+            dropout: 0.05,
+            targets: vec!["gate_proj".into(), "up_proj".into(), "down_proj".into()],
+            use_rslora: false,
+        }
     }
 
     /// `alpha / r`, or `alpha / sqrt(r)` for rsLoRA.
@@ -132,7 +138,13 @@ impl LoraSet {
     /// The adapter of one module as attached to its layer.
     pub fn weights_for(&self, module: &str, mask_stream: u64) -> Option<LoraWeights> {
         let (a, b) = self.params.get(module)?;
-        Some(LoraWeights { a: a.as_tensor().clone(), b: b.as_tensor().clone(), scale: self.spec.scale(), dropout: self.spec.dropout, mask_stream })
+        Some(LoraWeights {
+            a: a.as_tensor().clone(),
+            b: b.as_tensor().clone(),
+            scale: self.spec.scale(),
+            dropout: self.spec.dropout,
+            mask_stream,
+        })
     }
 
     /// Every trainable tensor with its PEFT name.
@@ -183,7 +195,8 @@ impl LoraSet {
             "use_dora": false,
             "revision": null,
         });
-        let text = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Adapter { path: dir.to_path_buf(), detail: e.to_string() })?;
+        let text =
+            serde_json::to_string_pretty(&config).map_err(|e| ModelError::Adapter { path: dir.to_path_buf(), detail: e.to_string() })?;
         crate::engine::fsutil::write_atomic(&dir.join("adapter_config.json"), text.as_bytes()).map_err(io)?;
         let tensors = self.peft_tensors()?;
         let mut metadata = HashMap::new();

@@ -62,11 +62,7 @@ impl Rope {
     pub fn apply(&self, xs: &Tensor, start: usize, differentiable: bool) -> Result<Tensor> {
         let seq = xs.dim(2)?;
         if start + seq > self.max_positions() {
-            candle_core::bail!(
-                "sequence of {} positions exceeds the model's context of {} positions",
-                start + seq,
-                self.max_positions()
-            );
+            candle_core::bail!("sequence of {} positions exceeds the model's context of {} positions", start + seq, self.max_positions());
         }
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;

@@ -22,10 +22,10 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
         let text = std::fs::read_to_string(&index).map_err(|source| ModelError::Io { path: index.clone(), source })?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| ModelError::Weights { path: index.clone(), detail: format!("not valid JSON (line {}): {e}", e.line()) })?;
-        let map = json.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| ModelError::Weights {
-            path: index.clone(),
-            detail: "has no 'weight_map' object".into(),
-        })?;
+        let map = json
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| ModelError::Weights { path: index.clone(), detail: "has no 'weight_map' object".into() })?;
         let shards: BTreeSet<&str> = map.values().filter_map(|v| v.as_str()).collect();
         return shards
             .into_iter()
@@ -96,9 +96,8 @@ pub fn load_safetensors(files: &[PathBuf], weights: &mut Weights, device: &Devic
         let st = safetensors::SafeTensors::deserialize(&mmap)
             .map_err(|e| ModelError::Weights { path: path.clone(), detail: format!("not a valid safetensors file: {e}") })?;
         for (name, view) in st.tensors() {
-            let tensor = view
-                .load(device)
-                .map_err(|e| ModelError::Tensor { path: path.clone(), name: name.clone(), detail: e.to_string() })?;
+            let tensor =
+                view.load(device).map_err(|e| ModelError::Tensor { path: path.clone(), name: name.clone(), detail: e.to_string() })?;
             weights.insert(name, tensor);
         }
     }

@@ -78,10 +78,7 @@ fn resolve_folder(dir: &Path) -> Result<ModelSource> {
             });
         }
     }
-    Err(ModelError::NotFound {
-        path: dir.to_path_buf(),
-        detail: "has no config.json and no .gguf file: not a model folder".into(),
-    })
+    Err(ModelError::NotFound { path: dir.to_path_buf(), detail: "has no config.json and no .gguf file: not a model folder".into() })
 }
 
 /// The Hugging Face hub cache folder: `$HF_HUB_CACHE`, `$HF_HOME/hub`, or `~/.cache/huggingface/hub`.

@@ -94,7 +94,8 @@ impl TextTokenizer {
     /// pre-tokenizer follows `tokenizer.ggml.pre` as llama.cpp does (e.g. `smollm` splits digits).
     pub fn from_gguf(content: &Content, path: &Path, config_eos: &[u32]) -> Result<Self> {
         let bad = |detail: String| ModelError::Tokenizer { path: path.to_path_buf(), detail };
-        let mut inner = Tokenizer::from_gguf(content).map_err(|e| bad(format!("cannot rebuild the tokenizer from the GGUF metadata: {e}")))?;
+        let mut inner =
+            Tokenizer::from_gguf(content).map_err(|e| bad(format!("cannot rebuild the tokenizer from the GGUF metadata: {e}")))?;
         let meta_str = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
         let pre = meta_str("tokenizer.ggml.pre").unwrap_or_else(|| "gpt2".into());
         match pre.as_str() {

@@ -38,15 +38,25 @@ fn err(path: &Path, detail: impl ToString) -> TrainError {
 }
 
 /// Writes `out_dir/checkpoint` (via a temporary folder and a rename).
-pub fn save_checkpoint(out_dir: &Path, lora: &LoraSet, optimizer: &AdamW, step: u64, config: &TrainConfig, base_model: &str) -> Result<(), TrainError> {
+pub fn save_checkpoint(
+    out_dir: &Path,
+    lora: &LoraSet,
+    optimizer: &AdamW,
+    step: u64,
+    config: &TrainConfig,
+    base_model: &str,
+) -> Result<(), TrainError> {
     let final_dir = out_dir.join(CHECKPOINT_DIR);
     let tmp = out_dir.join(format!(".{CHECKPOINT_DIR}.tmp"));
     let old = out_dir.join(format!(".{CHECKPOINT_DIR}.old"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e))?;
     lora.save_peft(&tmp, base_model)?;
-    let moments: HashMap<String, Tensor> =
-        optimizer.state_tensors().into_iter().map(|(k, v)| Ok((k, v.to_device(&Device::Cpu)?))).collect::<Result<_, candle_core::Error>>()?;
+    let moments: HashMap<String, Tensor> = optimizer
+        .state_tensors()
+        .into_iter()
+        .map(|(k, v)| Ok((k, v.to_device(&Device::Cpu)?)))
+        .collect::<Result<_, candle_core::Error>>()?;
     candle_core::safetensors::save(&moments, tmp.join("optimizer.safetensors"))?;
     let meta = serde_json::to_vec_pretty(&CheckpointMeta { step, config: config.clone() }).map_err(|e| err(&tmp, e))?;
     crate::engine::fsutil::write_atomic(&tmp.join("state.json"), &meta).map_err(|e| err(&tmp, e))?;
@@ -67,7 +77,8 @@ pub fn load_checkpoint(out_dir: &Path) -> Result<Option<Checkpoint>, TrainError>
     }
     let meta_path = dir.join("state.json");
     let text = std::fs::read_to_string(&meta_path).map_err(|e| err(&meta_path, e))?;
-    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| err(&meta_path, format!("unreadable ({e}); delete the folder to start over")))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(&text).map_err(|e| err(&meta_path, format!("unreadable ({e}); delete the folder to start over")))?;
     let adapter = LoraAdapter::load(&dir)?;
     let opt_path = dir.join("optimizer.safetensors");
     let mut raw = crate::engine::model::weights::Weights::new(&opt_path);

@@ -71,13 +71,7 @@ pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Re
     let (train_set, val_set) = (pick(&train_idx), pick(&val_idx));
     events.log(format!("{}: {} training and {} validation examples", req.run, train_set.len(), val_set.len()));
     let pad_id = loaded.tokenizer.stop_ids().first().copied().unwrap_or(0);
-    let job = TrainJob {
-        run: req.run.clone(),
-        train: &train_set,
-        val: &val_set,
-        out_dir: &req.out_dir,
-        base_model: req.model.clone(),
-        pad_id,
-    };
+    let job =
+        TrainJob { run: req.run.clone(), train: &train_set, val: &val_set, out_dir: &req.out_dir, base_model: req.model.clone(), pad_id };
     train(&mut loaded.model, &job, &req.config, events, cancel)
 }

@@ -55,7 +55,13 @@ fn write_state(out_dir: &Path, state: &TrainerState) -> Result<(), TrainError> {
 
 /// Trains LoRA adapters on `job.train`, resuming from `job.out_dir/checkpoint` when present.
 /// Returns the final state; a cancelled run returns `Ok` with status `Cancelled`.
-pub fn train<T: LabelledTokens>(model: &mut CausalLm, job: &TrainJob<'_, T>, cfg: &TrainConfig, events: &EventSink, cancel: &CancelToken) -> Result<TrainerState, TrainError> {
+pub fn train<T: LabelledTokens>(
+    model: &mut CausalLm,
+    job: &TrainJob<'_, T>,
+    cfg: &TrainConfig,
+    events: &EventSink,
+    cancel: &CancelToken,
+) -> Result<TrainerState, TrainError> {
     cfg.validate().map_err(TrainError::Config)?;
     if job.train.is_empty() {
         return Err(TrainError::Data("no training examples".into()));
@@ -77,12 +83,15 @@ pub fn train<T: LabelledTokens>(model: &mut CausalLm, job: &TrainJob<'_, T>, cfg
     let named: Vec<(String, candle_core::Var)> = lora.named_vars().into_iter().map(|(n, v)| (n, v.clone())).collect();
     let mut optimizer = AdamW::new(named, cfg.adamw)?;
     if let Some(ck) = &resumed {
-        optimizer.load_state(&ck.optimizer, ck.step).map_err(|detail| TrainError::Checkpoint { path: job.out_dir.join("checkpoint"), detail })?;
+        optimizer
+            .load_state(&ck.optimizer, ck.step)
+            .map_err(|detail| TrainError::Checkpoint { path: job.out_dir.join("checkpoint"), detail })?;
     }
     let total_steps = cfg.total_steps(job.train.len());
     let eval_slice = &job.train[..cfg.eval_examples.min(job.train.len())];
     let val_slice = &job.val[..cfg.eval_examples.min(job.val.len())];
-    let previous = std::fs::read_to_string(job.out_dir.join("trainer_state.json")).ok().and_then(|t| serde_json::from_str::<TrainerState>(&t).ok());
+    let previous =
+        std::fs::read_to_string(job.out_dir.join("trainer_state.json")).ok().and_then(|t| serde_json::from_str::<TrainerState>(&t).ok());
     let mut state = TrainerState {
         run: job.run.clone(),
         status: RunStatus::Running,
@@ -132,7 +141,8 @@ pub fn train<T: LabelledTokens>(model: &mut CausalLm, job: &TrainJob<'_, T>, cfg
             let items: Vec<&T> = idx.iter().map(|&i| &job.train[i]).collect();
             let batch: Batch = collate(&items, job.pad_id, &device)?;
             tokens += batch.rows * batch.seq_len;
-            let ctx = ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) };
+            let ctx =
+                ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) };
             let Some((loss, _)) = masked_lm_loss(model, &batch, ctx)? else { continue };
             let value = loss.to_scalar::<f32>()? as f64;
             if !value.is_finite() {
@@ -168,7 +178,13 @@ pub fn train<T: LabelledTokens>(model: &mut CausalLm, job: &TrainJob<'_, T>, cfg
         optimizer.step(&grads, lr, clip)?;
         let done = step + 1;
         state.global_step = done;
-        let entry = LogEntry { step: done, loss: loss_sum / micro_count as f64, lr, grad_norm, tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64() };
+        let entry = LogEntry {
+            step: done,
+            loss: loss_sum / micro_count as f64,
+            lr,
+            grad_norm,
+            tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64(),
+        };
         events.progress(&stage, done, total_steps, format!("loss {:.4}, lr {:.2e}, {:.0} tok/s", entry.loss, lr, entry.tokens_per_s));
         events.send(Event::Loss { run: job.run.clone(), step: done, train: Some(entry.loss), val: None });
         state.log.push(entry);

@@ -222,7 +222,8 @@ impl Checker {
                     .count();
                 single + double >= *n
             }
-            Checker::Sections(splitter, n) => user_regex(r"\s?", splitter, r"\s?\d+\s?").split(value).count() - 1 >= *n,
+            // IFEval counts `len(re.split(...)) - 1` sections.
+            Checker::Sections(splitter, n) => user_regex(r"\s?", splitter, r"\s?\d+\s?").split(value).count() > *n,
             Checker::Paragraphs(n) => {
                 let parts: Vec<&str> = static_re!(r"\s?\*\*\*\s?").split(value).collect();
                 let mut count = parts.len();

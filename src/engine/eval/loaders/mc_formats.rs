@@ -179,7 +179,7 @@ fn strip_brackets(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find('[') {
-        match rest[open + 1..].find(|c| c == ']' || c == '\n') {
+        match rest[open + 1..].find([']', '\n']) {
             Some(rel) if rest.as_bytes()[open + 1 + rel] == b']' => {
                 out.push_str(&rest[..open]);
                 rest = &rest[open + 1 + rel + 1..];

@@ -135,8 +135,11 @@ pub fn load_subject(subject: &str, path: &Path, skipped: &mut Vec<SkippedRow>) -
     Ok(items)
 }
 
+/// Evaluated items, dev items (few-shot pool), skipped rows and the evaluated split's name.
+pub type MmluData = (Vec<McItem>, Vec<McItem>, Vec<SkippedRow>, String);
+
 /// Reads every subject of the evaluated split and of the dev split.
-pub fn load_mmlu(path: &Path) -> Result<(Vec<McItem>, Vec<McItem>, Vec<SkippedRow>, String)> {
+pub fn load_mmlu(path: &Path) -> Result<MmluData> {
     let files = find_files(path)?;
     let mut skipped = Vec::new();
     let mut items = Vec::new();

@@ -6,6 +6,9 @@ use crate::engine::eval::task::SkippedRow;
 use serde_json::Value;
 use std::path::Path;
 
+/// Records of a file, each with the 1-based line it starts on.
+pub type Records<T> = Vec<(usize, T)>;
+
 /// Reads a whole text file, naming it on failure.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
@@ -19,7 +22,7 @@ pub fn read_text(path: &Path) -> Result<String> {
 /// The JSON records of a file: one per line (JSON Lines) or the elements of a top-level array.
 /// Lines that are not valid JSON are returned as skipped rows; a file where nothing parses is
 /// a [`EvalError::WrongFormat`] naming `expected`.
-pub fn json_records(path: &Path, expected: &str) -> Result<(Vec<(usize, Value)>, Vec<SkippedRow>)> {
+pub fn json_records(path: &Path, expected: &str) -> Result<(Records<Value>, Vec<SkippedRow>)> {
     let (raw, mut skipped) = raw_json_records(path, expected)?;
     let mut records = Vec::with_capacity(raw.len());
     for (line, text) in raw {
@@ -41,7 +44,7 @@ pub fn json_records(path: &Path, expected: &str) -> Result<(Vec<(usize, Value)>,
 /// The text of each JSON record with the line it starts on (JSON Lines, or the elements of a
 /// top-level array), so that callers can deserialise records into their own types (keeping the
 /// order of object keys, which `serde_json::Value` does not).
-pub fn raw_json_records(path: &Path, expected: &str) -> Result<(Vec<(usize, String)>, Vec<SkippedRow>)> {
+pub fn raw_json_records(path: &Path, expected: &str) -> Result<(Records<String>, Vec<SkippedRow>)> {
     let text = read_text(path)?;
     let body = text.trim_start_matches('\u{feff}');
     let trimmed = body.trim_start();
@@ -119,7 +122,7 @@ pub fn csv_records(path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
     parse_csv(text.trim_start_matches('\u{feff}')).map_err(|(line, detail)| EvalError::record(path, line, detail))
 }
 
-fn parse_csv(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn parse_csv(text: &str) -> std::result::Result<Records<Vec<String>>, (usize, String)> {
     let mut records = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();

@@ -129,8 +129,11 @@ fn load_file(def: &TaskDefinition, data: &Path) -> Result<(Vec<McItem>, Vec<Skip
     })
 }
 
+/// A definition with its items, few-shot pool and skipped rows.
+pub type TaskData = (TaskDefinition, Vec<McItem>, Vec<McItem>, Vec<SkippedRow>);
+
 /// Reads a task definition and its data: `(definition, items, few-shot pool, skipped rows)`.
-pub fn load_taskdef(path: &Path) -> Result<(TaskDefinition, Vec<McItem>, Vec<McItem>, Vec<SkippedRow>)> {
+pub fn load_taskdef(path: &Path) -> Result<TaskData> {
     let def = read_definition(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let (items, mut skipped) = load_file(&def, &base.join(&def.data))?;
