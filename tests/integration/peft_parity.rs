@@ -46,3 +46,25 @@ fn adapter_for_another_base_is_refused_naming_the_tensor() {
     let err = load_model(fixture("tiny-mistral").to_str().unwrap(), &opts).unwrap_err().to_string();
     assert!(err.contains("lora_A") && err.contains("different base model"), "{err}");
 }
+
+/// The same check on any base and adapter: set DTM_PEFT_CHECK_BASE, DTM_PEFT_CHECK_ADAPTER and
+/// DTM_PEFT_CHECK_JSON (the output of peft_adapter_check.py). Skipped when they are not set.
+#[test]
+fn peft_check_on_a_chosen_model() {
+    let var = |k: &str| std::env::var(k).ok();
+    let (Some(base), Some(adapter), Some(json)) = (var("DTM_PEFT_CHECK_BASE"), var("DTM_PEFT_CHECK_ADAPTER"), var("DTM_PEFT_CHECK_JSON"))
+    else {
+        eprintln!("SKIPPED peft_check_on_a_chosen_model: set DTM_PEFT_CHECK_BASE, DTM_PEFT_CHECK_ADAPTER and DTM_PEFT_CHECK_JSON");
+        return;
+    };
+    let reference = read_json(std::path::Path::new(&json));
+    let ids: Vec<Vec<u32>> = serde_json::from_value(reference["input_ids"].clone()).unwrap();
+    let want: Vec<f32> = serde_json::from_value::<Vec<Vec<f32>>>(reference["logits"].clone()).unwrap().into_iter().flatten().collect();
+    let opts = LoadOptions { adapter: Some(adapter.into()), dtype: Some(candle_core::DType::F32), ..Default::default() };
+    let model = load_model(&base, &opts).unwrap().model;
+    let got =
+        model.forward_inference(&Tensor::new(ids, &Device::Cpu).unwrap(), None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let d = max_abs_diff(&got, &want);
+    eprintln!("PEFT vs DTM Studio logits ({base}): max abs diff {d:.2e}");
+    assert!(d < 1e-3, "{d}");
+}
