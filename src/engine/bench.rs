@@ -43,6 +43,20 @@ pub fn median_seconds<E>(warmup: usize, reps: usize, mut f: impl FnMut() -> Resu
     Ok(times[times.len() / 2])
 }
 
+/// A throughput figure for `batch x seq` tokens processed in `seconds` by `model`.
+fn figure(what: &str, model: &CausalLm, batch: usize, seq: usize, seconds: f64) -> BenchFigure {
+    BenchFigure {
+        what: what.into(),
+        tokens_per_s: (batch * seq) as f64 / seconds,
+        seconds,
+        batch,
+        seq,
+        threads: candle_core::utils::get_num_threads(),
+        dtype: crate::engine::device::dtype_name(model.dtype()).into(),
+        device: crate::engine::device::describe_device(model.device()),
+    }
+}
+
 /// Random token ids `[batch, seq]` below `vocab`, seeded.
 pub fn random_ids(batch: usize, seq: usize, vocab: usize, seed: u64, device: &Device) -> candle_core::Result<Tensor> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -59,16 +73,7 @@ pub fn forward_throughput(model: &CausalLm, batch: usize, seq: usize, reps: usiz
         drop(logits);
         Ok::<(), candle_core::Error>(())
     })?;
-    Ok(BenchFigure {
-        what: "forward".into(),
-        tokens_per_s: (batch * seq) as f64 / seconds,
-        seconds,
-        batch,
-        seq,
-        threads: candle_core::utils::get_num_threads(),
-        dtype: crate::engine::device::dtype_name(model.dtype()).into(),
-        device: crate::engine::device::describe_device(model.device()),
-    })
+    Ok(figure("forward", model, batch, seq, seconds))
 }
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
@@ -118,15 +123,6 @@ pub fn train_throughput(
         device.synchronize()?;
         Ok::<(), candle_core::Error>(())
     })?;
-    let fig = BenchFigure {
-        what: "lora_train".into(),
-        tokens_per_s: (batch * seq) as f64 / seconds,
-        seconds,
-        batch,
-        seq,
-        threads: candle_core::utils::get_num_threads(),
-        dtype: crate::engine::device::dtype_name(model.dtype()).into(),
-        device: crate::engine::device::describe_device(model.device()),
-    };
+    let fig = figure("lora_train", model, batch, seq, seconds);
     Ok((fig, peak_rss_mb()))
 }
