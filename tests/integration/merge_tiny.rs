@@ -113,7 +113,7 @@ fn merge_exact_adapters_equal_the_full_merge_and_concatenate_ranks() {
             assert_eq!(rank("model.layers.0.self_attn.q_proj"), 4);
             let cfg = read_json(&out.join("adapter_config.json"));
             assert_eq!(cfg["peft_type"], "LORA");
-            assert!(cfg["rank_pattern"].as_object().unwrap().len() > 0, "{cfg}");
+            assert!(!cfg["rank_pattern"].as_object().unwrap().is_empty(), "{cfg}");
         }
     }
 }
@@ -243,4 +243,32 @@ fn merge_shards_past_the_threshold_with_an_index() {
         let want = flat(&f32_merge.get(&name).unwrap().to_dtype(DType::BF16).unwrap());
         assert_eq!(flat(w.get(&name).unwrap()), want, "{name}");
     }
+}
+
+#[test]
+fn merge_dare_is_seeded_and_reduces_to_linear_and_ties_at_density_one() {
+    let session = MergeSession::open(&base(), &adapters(&[0, 1, 2])).unwrap();
+    let tensors = |method: MergeMethod, density: f64, seed: u64, normalize: bool| {
+        let mut spec = MergeSpec::new(method);
+        spec.weights = Some(parse_weights("0.5,0.3,0.2").unwrap());
+        spec.normalize = Some(normalize);
+        spec.seed = seed;
+        if method != MergeMethod::Linear {
+            spec.density = Some(vec![density]);
+        }
+        let mut all: Vec<(String, Vec<f32>)> = session.merged_tensors(&spec).unwrap().into_iter().map(|(n, t)| (n, flat(&t))).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.into_iter().flat_map(|(_, v)| v).collect::<Vec<f32>>()
+    };
+    let linear = tensors(MergeMethod::Linear, 1.0, 0, false);
+    assert!(max_abs_diff(&tensors(MergeMethod::DareLinear, 1.0, 0, false), &linear) < 1e-6);
+    assert!(max_abs_diff(&tensors(MergeMethod::DareTies, 1.0, 0, true), &tensors(MergeMethod::Ties, 1.0, 0, true)) < 1e-6);
+    let a = tensors(MergeMethod::DareLinear, 0.5, 7, false);
+    assert_eq!(a, tensors(MergeMethod::DareLinear, 0.5, 7, false), "same seed, same masks");
+    assert!(max_abs_diff(&a, &tensors(MergeMethod::DareLinear, 0.5, 8, false)) > 1e-3, "another seed, other masks");
+    // Rescaling by 1/density keeps the merged delta's mean size: compare summed |W - W_base|-like
+    // magnitudes through the deltas' total against linear's.
+    let sum = |v: &[f32]| v.iter().map(|x| *x as f64).sum::<f64>();
+    let rel = (sum(&a) - sum(&linear)).abs() / sum(&linear).abs().max(1.0);
+    assert!(rel < 0.05, "DARE changed the total by {rel}");
 }

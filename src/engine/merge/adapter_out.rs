@@ -3,7 +3,7 @@
 //! `lora-param-average`; a truncated SVD of the chosen rank for the other methods (or when a
 //! rank is asked for), with each module's relative Frobenius error reported.
 
-use super::delta::{exact_factors, merged_delta, AdapterSet, ModuleSlot};
+use super::delta::{exact_factors, merged_delta, MergeInputs, ModuleSlot};
 use super::error::{MergeError, Result};
 use super::fisher::FisherSet;
 use super::kernels::tensor_seed;
@@ -79,15 +79,14 @@ fn target_modules(modules: &[String], base_modules: &BTreeSet<String>) -> serde_
 /// `base_modules` are the base's linear module names (for `target_modules`); `base_name` is
 /// recorded as `base_model_name_or_path`.
 pub fn write_adapter(
-    set: &AdapterSet,
-    spec: &MergeSpec,
-    fisher: Option<&FisherSet>,
+    inputs: MergeInputs<'_>,
     base_modules: &BTreeSet<String>,
     base_name: &str,
     dir: &Path,
     sink: &EventSink,
     cancel: &CancelToken,
 ) -> Result<AdapterReport> {
+    let MergeInputs { set, spec, fisher } = inputs;
     let done = AtomicU64::new(0);
     let total = set.slots.len() as u64;
     let results: Vec<(Tensor, Tensor, ModuleReport)> = set

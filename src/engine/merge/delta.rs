@@ -119,6 +119,17 @@ impl AdapterSet {
     }
 }
 
+/// What a writer merges: the adapters, the settings and (for `fisher`) the diagonals.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeInputs<'a> {
+    /// The adapters, module by module.
+    pub set: &'a AdapterSet,
+    /// Method and settings.
+    pub spec: &'a MergeSpec,
+    /// Fisher diagonals, needed by the `fisher` method only.
+    pub fisher: Option<&'a FisherSet>,
+}
+
 /// The per-adapter coefficients of a module (normalised when the spec says so).
 pub fn coefficients(slot: &ModuleSlot, spec: &MergeSpec) -> Result<Vec<f64>> {
     let k = slot.pairs.len();

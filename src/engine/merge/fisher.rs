@@ -115,6 +115,15 @@ pub struct FisherExample {
     pub targets: Vec<bool>,
 }
 
+impl FisherExample {
+    /// From token ids and HF-style labels (`-100` where no loss is taken; `labels[t]` is the
+    /// token predicted at position `t`), as SFT batches carry them.
+    pub fn from_labels(ids: &[u32], labels: &[i64]) -> Self {
+        let targets = (0..ids.len()).map(|t| t > 0 && labels.get(t).is_some_and(|l| *l >= 0)).collect();
+        Self { ids: ids.to_vec(), targets }
+    }
+}
+
 /// Computes sub-model `adapter`'s diagonal empirical Fisher on `examples` (one backward pass per
 /// example, batch 1) for every weight the adapter changes. `base` holds the base model's
 /// tensors by HF name; `dtype` is the working precision (f32, or f64 for checks).
@@ -178,4 +187,17 @@ pub fn compute_fisher(
         .map(|((name, _), s)| Ok((name.clone(), (s / used as f64)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)?)))
         .collect::<Result<HashMap<_, _>>>()?;
     Ok(FisherDiagonal { tensors, examples: used, path: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_mark_the_predicted_tokens() {
+        let ex = FisherExample::from_labels(&[1, 2, 3, 4], &[-100, -100, 3, 4]);
+        assert_eq!(ex.targets, vec![false, false, true, true]);
+        // Position 0 is never a target (nothing predicts it).
+        assert_eq!(FisherExample::from_labels(&[1, 2], &[1, 2]).targets, vec![false, true]);
+    }
 }

@@ -4,10 +4,8 @@
 //! window of tensors plus the adapters.
 
 use super::base::{bytes_to_f32, f32_to_bytes, BaseModel};
-use super::delta::{merged_delta, AdapterSet};
+use super::delta::{merged_delta, MergeInputs};
 use super::error::{MergeError, Result};
-use super::fisher::FisherSet;
-use super::spec::MergeSpec;
 use super::writer::{is_float, plan_shards, shard_names, write_index, OutTensor, SafetensorsWriter, DEFAULT_MAX_SHARD_BYTES};
 use crate::engine::pipeline::{CancelToken, EventSink};
 use rayon::prelude::*;
@@ -52,15 +50,14 @@ pub struct FullReport {
 /// Writes the merged model's weights (and nothing else) into `dir`.
 pub fn write_full_weights(
     base: &BaseModel,
-    set: &AdapterSet,
-    spec: &MergeSpec,
-    fisher: Option<&FisherSet>,
+    inputs: MergeInputs<'_>,
     dir: &Path,
     opts: &FullOptions,
     sink: &EventSink,
     cancel: &CancelToken,
 ) -> Result<FullReport> {
     let start = Instant::now();
+    let MergeInputs { set, spec, fisher } = inputs;
     let out_dtype = |d: Dtype| match opts.dtype {
         Some(o) if is_float(d) => o,
         _ => d,

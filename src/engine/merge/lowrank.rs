@@ -231,7 +231,7 @@ mod tests {
         let lr = truncated_svd(&m, out, inp, 3, 9).unwrap();
         let expected = (s[3..].iter().map(|x| x * x).sum::<f64>() / total).sqrt();
         assert!((lr.rel_error - expected).abs() < 1e-5, "{} vs {expected}", lr.rel_error);
-        let zero = truncated_svd(&vec![0.0; 12], 3, 4, 2, 0).unwrap();
+        let zero = truncated_svd(&[0.0; 12], 3, 4, 2, 0).unwrap();
         assert_eq!(zero.rel_error, 0.0);
     }
 

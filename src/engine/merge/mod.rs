@@ -31,7 +31,7 @@ pub use spec::{MergeMethod, MergeSpec, WeightValue};
 use crate::engine::pipeline::{CancelToken, EventSink};
 use adapter_out::AdapterReport;
 use base::BaseModel;
-use delta::{load_adapters, AdapterSet};
+use delta::{load_adapters, AdapterSet, MergeInputs};
 use error::Result;
 use fisher::FisherSet;
 use full::{FullOptions, FullReport};
@@ -126,9 +126,10 @@ pub fn run_merge(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> 
     let out = OutputDir::create(&req.out, req.overwrite)?;
     let dtype = req.full.dtype.unwrap_or_else(|| base.dtype());
     let (mut full, mut adapter) = (None, None);
+    let inputs = MergeInputs { set: &set, spec: &req.spec, fisher: fisher.as_ref() };
     match req.output {
         MergeOutput::Full => {
-            full = Some(full::write_full_weights(&base, &set, &req.spec, fisher.as_ref(), out.path(), &req.full, sink, cancel)?);
+            full = Some(full::write_full_weights(&base, inputs, out.path(), &req.full, sink, cancel)?);
             base.write_support_files(out.path(), dtype)?;
         }
         MergeOutput::Adapter => {
@@ -138,7 +139,7 @@ pub fn run_merge(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> 
                 .filter(|e| e.shape.len() == 2)
                 .filter_map(|e| e.name.strip_suffix(".weight").map(str::to_string))
                 .collect();
-            adapter = Some(adapter_out::write_adapter(&set, &req.spec, fisher.as_ref(), &modules, &req.base, out.path(), sink, cancel)?);
+            adapter = Some(adapter_out::write_adapter(inputs, &modules, &req.base, out.path(), sink, cancel)?);
         }
     }
     let yaml = recipe::mergekit_yaml(&req.spec, &req.base, &req.adapters, base::hf_dtype_name(dtype));
