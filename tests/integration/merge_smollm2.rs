@@ -70,4 +70,11 @@ fn merge_smollm2_gguf_full_merge_loads_and_matches_the_session() {
     let other = reweighted.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(max_abs_diff(&other, &got) > 1e-4, "new weights must change the model");
     assert!(secs < 10.0, "re-weighting took {secs} s");
+    let t = Instant::now();
+    let attached = session.lora_model(&spec, DType::F32, &Device::Cpu).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let via_lora = attached.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let d = max_abs_diff(&via_lora, &other);
+    eprintln!("SmolLM2 re-weighting as attached LoRA: {secs:.3} s (max logit diff to the dense merge {d:.1e})");
+    assert!(d < 1e-3, "LoRA-attached merge differs by {d}");
 }

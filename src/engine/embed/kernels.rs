@@ -58,37 +58,196 @@ pub fn bias_gelu(src: &[f32], bias: &[f32], out: &mut [f32]) {
     });
 }
 
-/// `out = LayerNorm(src + bias + residual) * gamma + beta` row by row (biased variance, as
-/// PyTorch).
-pub fn bias_residual_layernorm(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) {
-    let h = bias.len();
-    out.par_chunks_mut(h)
-        .zip(src.par_chunks(h))
-        .zip(residual.par_chunks(h))
-        .for_each(|((o, s), r)| {
-            for (((o, s), r), b) in o.iter_mut().zip(s).zip(r).zip(bias) {
-                *o = s + r + b;
-            }
-            let mean = o.iter().sum::<f32>() / h as f32;
-            let var = o.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
-            let inv = 1.0 / (var + eps).sqrt();
-            for ((o, g), b) in o.iter_mut().zip(gamma).zip(beta) {
-                *o = (*o - mean) * inv * g + b;
-            }
-        });
+#[inline(always)]
+fn lane_sum(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
 }
 
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ac.zip(bc) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
+#[allow(clippy::too_many_arguments)]
+fn layernorm_rows(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32], centred: &mut [f32]) {
+    let h = bias.len();
+    for ((o, s), r) in out.chunks_exact_mut(h).zip(src.chunks_exact(h)).zip(residual.chunks_exact(h)) {
+        for (((o, s), r), b) in o.iter_mut().zip(s).zip(r).zip(bias) {
+            *o = s + r + b;
+        }
+        let mean = lane_sum(o) / h as f32;
+        for (c, v) in centred.iter_mut().zip(o.iter()) {
+            *c = (v - mean) * (v - mean);
+        }
+        let inv = 1.0 / (lane_sum(centred) / h as f32 + eps).sqrt();
+        for ((o, g), b) in o.iter_mut().zip(gamma).zip(beta) {
+            *o = (*o - mean) * inv * g + b;
         }
     }
-    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn layernorm_rows_avx2(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32], centred: &mut [f32]) {
+    layernorm_rows(src, bias, residual, gamma, beta, eps, out, centred)
+}
+
+/// `out = LayerNorm(src + bias + residual) * gamma + beta` row by row (biased variance, as
+/// PyTorch).
+pub fn bias_residual_layernorm(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32]) {
+    let width = bias.len() * ROWS_PER_TASK;
+    out.par_chunks_mut(width).zip(src.par_chunks(width)).zip(residual.par_chunks(width)).for_each(|((o, s), r)| {
+        let mut centred = vec![0f32; bias.len()];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU was just checked to support AVX2 and FMA.
+            unsafe { layernorm_rows_avx2(s, bias, r, gamma, beta, eps, o, &mut centred) };
+            return;
+        }
+        layernorm_rows(s, bias, r, gamma, beta, eps, o, &mut centred)
+    });
+}
+
+#[inline(always)]
+fn fma<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// [`attend_one`] for a head width known at compile time: query, scores of eight keys and the
+/// context row stay in registers; keys are stored in blocks of eight, transposed.
+#[inline(always)]
+fn attend_fixed<const D: usize, const FMA: bool>(qkv: &[f32], bias: &[f32], first: usize, heads: usize, ctx: &mut [f32]) {
+    let h = heads * D;
+    let len = ctx.len() / h;
+    let blocks = len.div_ceil(8);
+    let scale = 1.0 / (D as f32).sqrt();
+    // One pass over the sequence's rows, in memory order, spreads every head's queries (bias
+    // added, scaled), keys (blocks of eight, transposed) and values into small buffers.
+    let mut qs = vec![[0f32; D]; heads * len];
+    let mut kb = vec![[[0f32; 8]; D]; heads * blocks];
+    let mut v = vec![[0f32; D]; heads * len];
+    let mut scores = vec![0f32; blocks * 8];
+    for j in 0..len {
+        let row = &qkv[(first + j) * 3 * h..(first + j + 1) * 3 * h];
+        for hd in 0..heads {
+            let (qo, ko, vo) = (hd * D, h + hd * D, 2 * h + hd * D);
+            let (q, k, vv) = (&mut qs[hd * len + j], &mut kb[hd * blocks + j / 8], &mut v[hd * len + j]);
+            for d in 0..D {
+                q[d] = (row[qo + d] + bias[qo + d]) * scale;
+                k[d][j % 8] = row[ko + d] + bias[ko + d];
+                vv[d] = row[vo + d] + bias[vo + d];
+            }
+        }
+    }
+    for hd in 0..heads {
+        let qo = hd * D;
+        let kb = &kb[hd * blocks..(hd + 1) * blocks];
+        let v = &v[hd * len..(hd + 1) * len];
+        for i in 0..len {
+            let q = &qs[hd * len + i];
+            for (blk, out) in kb.iter().zip(scores.chunks_exact_mut(8)) {
+                let mut s = [0f32; 8];
+                for d in 0..D {
+                    for l in 0..8 {
+                        s[l] = fma::<FMA>(q[d], blk[d][l], s[l]);
+                    }
+                }
+                out.copy_from_slice(&s);
+            }
+            let sc = &mut scores[..len];
+            let max = sc.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0f32;
+            for s in sc.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let inv = 1.0 / sum;
+            let mut o = [0f32; D];
+            for (p, vr) in sc.iter().zip(v) {
+                let p = p * inv;
+                for d in 0..D {
+                    o[d] = fma::<FMA>(p, vr[d], o[d]);
+                }
+            }
+            ctx[i * h + qo..i * h + qo + D].copy_from_slice(&o);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn attend_fixed_avx2<const D: usize>(qkv: &[f32], bias: &[f32], first: usize, heads: usize, ctx: &mut [f32]) {
+    attend_fixed::<D, true>(qkv, bias, first, heads, ctx)
+}
+
+/// Attention of one sequence (`len` tokens starting at token `first`) for every head, into its
+/// rows of the context `ctx`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn attend_one(qkv: &[f32], bias: &[f32], first: usize, heads: usize, head_dim: usize, ctx: &mut [f32]) {
+    let h = heads * head_dim;
+    let len = ctx.len() / h;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    // Keys transposed ([head_dim, len]) so that the scores of one query are axpy updates over a
+    // contiguous row; values as rows ([len, head_dim]).
+    let mut kt = vec![0f32; head_dim * len];
+    let mut v = vec![0f32; len * head_dim];
+    let mut q = vec![0f32; head_dim];
+    let mut scores = vec![0f32; len];
+    for hd in 0..heads {
+        let (qo, ko, vo) = (hd * head_dim, h + hd * head_dim, 2 * h + hd * head_dim);
+        for j in 0..len {
+            let row = &qkv[(first + j) * 3 * h..(first + j + 1) * 3 * h];
+            for d in 0..head_dim {
+                kt[d * len + j] = row[ko + d] + bias[ko + d];
+            }
+            for ((dst, src), b) in v[j * head_dim..(j + 1) * head_dim].iter_mut().zip(&row[vo..vo + head_dim]).zip(&bias[vo..vo + head_dim]) {
+                *dst = src + b;
+            }
+        }
+        for i in 0..len {
+            let row = &qkv[(first + i) * 3 * h..(first + i + 1) * 3 * h];
+            for ((dst, src), b) in q.iter_mut().zip(&row[qo..qo + head_dim]).zip(&bias[qo..qo + head_dim]) {
+                *dst = (src + b) * scale;
+            }
+            scores.fill(0.0);
+            for (qd, krow) in q.iter().zip(kt.chunks_exact(len)) {
+                for (s, k) in scores.iter_mut().zip(krow) {
+                    *s += qd * k;
+                }
+            }
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0f32;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let inv = 1.0 / sum;
+            let o = &mut ctx[i * h + qo..i * h + qo + head_dim];
+            o.fill(0.0);
+            for (s, vrow) in scores.iter().zip(v.chunks_exact(head_dim)) {
+                let p = s * inv;
+                for (od, vd) in o.iter_mut().zip(vrow) {
+                    *od += p * vd;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn attend_one_avx2(qkv: &[f32], bias: &[f32], first: usize, heads: usize, head_dim: usize, ctx: &mut [f32]) {
+    attend_one(qkv, bias, first, heads, head_dim, ctx)
 }
 
 /// Self-attention over packed sequences. `qkv` holds one row `[q | k | v]` (each `heads *
@@ -97,7 +256,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// heads * head_dim]` into `out`.
 pub fn packed_attention(qkv: &[f32], bias: &[f32], lens: &[usize], heads: usize, head_dim: usize, out: &mut [f32]) {
     let h = heads * head_dim;
-    let scale = 1.0 / (head_dim as f32).sqrt();
     let mut pieces: Vec<(usize, &mut [f32])> = Vec::with_capacity(lens.len());
     let mut rest = out;
     let mut start = 0;
@@ -107,45 +265,28 @@ pub fn packed_attention(qkv: &[f32], bias: &[f32], lens: &[usize], heads: usize,
         rest = tail;
         start += len;
     }
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
     pieces.into_par_iter().for_each(|(first, ctx)| {
-        let len = ctx.len() / h;
-        let mut k = vec![0f32; len * head_dim];
-        let mut v = vec![0f32; len * head_dim];
-        let mut q = vec![0f32; head_dim];
-        let mut scores = vec![0f32; len];
-        for hd in 0..heads {
-            let (qo, ko, vo) = (hd * head_dim, h + hd * head_dim, 2 * h + hd * head_dim);
-            for j in 0..len {
-                let row = &qkv[(first + j) * 3 * h..(first + j + 1) * 3 * h];
-                for d in 0..head_dim {
-                    k[j * head_dim + d] = row[ko + d] + bias[ko + d];
-                    v[j * head_dim + d] = row[vo + d] + bias[vo + d];
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU was checked above to support AVX2 and FMA.
+            unsafe {
+                match head_dim {
+                    32 => attend_fixed_avx2::<32>(qkv, bias, first, heads, ctx),
+                    64 => attend_fixed_avx2::<64>(qkv, bias, first, heads, ctx),
+                    _ => attend_one_avx2(qkv, bias, first, heads, head_dim, ctx),
                 }
             }
-            for i in 0..len {
-                let row = &qkv[(first + i) * 3 * h..(first + i + 1) * 3 * h];
-                for d in 0..head_dim {
-                    q[d] = row[qo + d] + bias[qo + d];
-                }
-                let mut max = f32::NEG_INFINITY;
-                for (j, s) in scores.iter_mut().enumerate() {
-                    *s = dot(&q, &k[j * head_dim..(j + 1) * head_dim]) * scale;
-                    max = max.max(*s);
-                }
-                let mut sum = 0f32;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let o = &mut ctx[i * h + hd * head_dim..i * h + (hd + 1) * head_dim];
-                o.fill(0.0);
-                for (j, s) in scores.iter().enumerate() {
-                    let p = s / sum;
-                    for (od, vd) in o.iter_mut().zip(&v[j * head_dim..(j + 1) * head_dim]) {
-                        *od += p * vd;
-                    }
-                }
-            }
+            return;
+        }
+        let _ = avx2;
+        match head_dim {
+            32 => attend_fixed::<32, false>(qkv, bias, first, heads, ctx),
+            64 => attend_fixed::<64, false>(qkv, bias, first, heads, ctx),
+            _ => attend_one(qkv, bias, first, heads, head_dim, ctx),
         }
     });
 }
@@ -184,6 +325,27 @@ mod tests {
         let mean: f32 = row.iter().sum::<f32>() / 32.0;
         let var: f32 = row.iter().map(|v| v * v).sum::<f32>() / 32.0;
         assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{mean} {var}");
+    }
+
+    #[test]
+    fn fixed_width_attention_matches_the_generic_kernel() {
+        for (heads, d) in [(2usize, 32usize), (1, 64)] {
+            let lens = [1usize, 9, 17];
+            let tokens: usize = lens.iter().sum();
+            let h = heads * d;
+            let qkv: Vec<f32> = (0..tokens * 3 * h).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.8).collect();
+            let bias: Vec<f32> = (0..3 * h).map(|i| (i % 13) as f32 * 0.01).collect();
+            let mut fast = vec![0f32; tokens * h];
+            packed_attention(&qkv, &bias, &lens, heads, d, &mut fast);
+            let mut slow = vec![0f32; tokens * h];
+            let mut start = 0;
+            for &len in &lens {
+                attend_one(&qkv, &bias, start, heads, d, &mut slow[start * h..(start + len) * h]);
+                start += len;
+            }
+            let worst = fast.iter().zip(&slow).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "heads {heads} x {d}: {worst}");
+        }
     }
 
     #[test]

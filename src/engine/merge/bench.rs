@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// One merge figure, printed as a JSON line.
 #[derive(Debug, Clone, Serialize)]
 pub struct MergeFigure {
-    /// `merge_full_<method>` or `merge_reweight_<method>`.
+    /// `merge_full_<method>`, `merge_reweight_dense_<method>` or `merge_reweight_lora_<method>`.
     pub what: String,
     /// Wall seconds (the full merge once, cold as far as this process goes; re-weighting: median).
     pub seconds: f64,
@@ -21,6 +21,9 @@ pub struct MergeFigure {
     pub gb_per_s: Option<f64>,
     /// Peak resident memory of this process so far, MB (Linux `VmHWM`).
     pub peak_rss_mb: Option<f64>,
+    /// Re-weighting only: seconds of one scoring forward pass (1 x 256 tokens) of the model it
+    /// produced (the LoRA-attached model pays its LoRA products here).
+    pub score_seconds: Option<f64>,
     /// Adapters merged.
     pub k: usize,
     /// CPU threads.
@@ -55,7 +58,8 @@ pub fn make_bench_adapters(base: &str, dir: &Path, k: usize) -> Result<Vec<PathB
 }
 
 /// Merges `adapters` into `base` as a full model under `out` once (timed, with peak memory),
-/// then times re-weighting in memory (new weights -> a model ready to score) `reps` times.
+/// then times re-weighting in memory (new weights -> a model ready to score) `reps` times, both
+/// folded into dense weights and attached as LoRA, with one scoring pass of each.
 pub fn bench_merge(base: &str, adapters: &[PathBuf], method: MergeMethod, out: &Path, reps: usize) -> Result<Vec<MergeFigure>> {
     let threads = rayon::current_num_threads();
     let k = adapters.len();
@@ -75,25 +79,39 @@ pub fn bench_merge(base: &str, adapters: &[PathBuf], method: MergeMethod, out: &
         seconds: outcome.seconds,
         gb_per_s: Some(bytes / 1e9 / outcome.seconds),
         peak_rss_mb: peak_rss_mb(),
+        score_seconds: None,
         k,
         threads,
     };
     let session = MergeSession::open(base, adapters)?;
-    let mut i = 0usize;
-    let seconds = median_seconds(1, reps, || {
-        let mut spec = MergeSpec::new(method);
-        i += 1;
-        let w: Vec<super::WeightValue> = (0..k).map(|j| super::WeightValue::Constant(1.0 + ((i + j) % k) as f64)).collect();
-        spec.weights = Some(w);
-        session.merged_model(&spec, candle_core::DType::F32, &candle_core::Device::Cpu).map(drop)
-    })?;
-    let reweight = MergeFigure {
-        what: format!("merge_reweight_{}", method.name().replace('-', "_")),
-        seconds,
-        gb_per_s: None,
-        peak_rss_mb: None,
-        k,
-        threads,
-    };
-    Ok(vec![full, reweight])
+    let (dtype, device) = (candle_core::DType::F32, candle_core::Device::Cpu);
+    let ids = crate::engine::bench::random_ids(1, 256, session.config().vocab_size, 0, &device)?;
+    let mut figures = vec![full];
+    for lora in [false, true] {
+        let mut i = 0usize;
+        let mut model = None;
+        let seconds = median_seconds(1, reps, || {
+            let mut spec = MergeSpec::new(method);
+            i += 1;
+            let w: Vec<super::WeightValue> = (0..k).map(|j| super::WeightValue::Constant(1.0 + ((i + j) % k) as f64)).collect();
+            spec.weights = Some(w);
+            model = Some(if lora { session.lora_model(&spec, dtype, &device)? } else { session.merged_model(&spec, dtype, &device)? });
+            Ok::<(), super::MergeError>(())
+        })?;
+        let score_seconds = match &model {
+            Some(m) => Some(median_seconds(1, reps, || m.forward_inference(&ids, None).map(drop))?),
+            None => None,
+        };
+        let kind = if lora { "lora" } else { "dense" };
+        figures.push(MergeFigure {
+            what: format!("merge_reweight_{kind}_{}", method.name().replace('-', "_")),
+            seconds,
+            gb_per_s: None,
+            peak_rss_mb: None,
+            score_seconds,
+            k,
+            threads,
+        });
+    }
+    Ok(figures)
 }
