@@ -3,7 +3,8 @@
 //! lengths and what truncation to `--max-len` would do.
 
 use crate::engine::data::{
-    check_lengths, load_dataset, load_tokenizer, tokenize_dataset, ColumnMapping, DataFormat, LoadDataOptions, PromptOptions, PromptTemplate,
+    check_lengths, load_dataset, load_tokenizer, tokenize_dataset, ColumnMapping, DataFormat, LoadDataOptions, PromptOptions,
+    PromptTemplate,
 };
 use anyhow::Context;
 use clap::{Args, Subcommand};

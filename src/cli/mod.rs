@@ -7,10 +7,11 @@ mod compare;
 mod data;
 mod embed;
 mod eval;
+mod fisher;
 mod inspect;
-mod train;
 mod merge;
 mod progress;
+mod train;
 
 use crate::engine::device::{open_device, DeviceRequest, WorkDType};
 use crate::engine::model::{load_model, LoadOptions, LoadedModel};
@@ -46,6 +47,8 @@ pub enum Command {
     Diagnose(compare::DiagnoseArgs),
     /// Merge LoRA sub-models (linear, ties, dare, fisher, ...) into one adapter or a full model folder.
     Merge(merge::MergeArgs),
+    /// A sub-model's Fisher diagonals on its own portion (fisher.safetensors, for `merge --method fisher`).
+    Fisher(fisher::FisherArgs),
     /// Instruction data: `data validate FILE` prints counts, skipped / duplicate / over-long rows with file:line.
     Data(data::DataArgs),
     /// Sentence embeddings of a dataset (instruction, response or both) into a safetensors file.
@@ -75,7 +78,7 @@ impl RuntimeArgs {
 }
 
 /// The headless commands this binary offers, for the no-display message.
-pub const HEADLESS_COMMANDS: &str = "inspect, chat, train, bench, eval, compare, diagnose, merge, data, embed, cluster";
+pub const HEADLESS_COMMANDS: &str = "inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<()> {
@@ -88,6 +91,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Compare(args) => compare::run(args),
         Command::Diagnose(args) => compare::diagnose(args),
         Command::Merge(args) => merge::run(args),
+        Command::Fisher(args) => fisher::run(args),
         Command::Data(args) => data::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Cluster(args) => cluster::run(args),

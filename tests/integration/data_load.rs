@@ -19,7 +19,9 @@ fn load_err(path: &Path, opts: &LoadDataOptions) -> String {
 
 /// `../shared/data` (or `$DTM_DATA_DIR`) joined with `rel`, or `None` with a SKIPPED message.
 pub fn shared_data_or_skip(test: &str, rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("DTM_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let base = std::env::var_os("DTM_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let p = base.join(rel);
     if p.is_file() {
         Some(p)
@@ -52,7 +54,8 @@ fn data_alpaca_json_array_with_lines_and_fields() {
 #[test]
 fn data_alpaca_jsonl_and_sharegpt_and_messages_detected() {
     let dir = tempfile::tempdir().unwrap();
-    let alpaca = write(dir.path(), "a.jsonl", "{\"instruction\": \"q\", \"output\": \"a\"}\n{\"instruction\": \"q2\", \"output\": \"a2\"}\n");
+    let alpaca =
+        write(dir.path(), "a.jsonl", "{\"instruction\": \"q\", \"output\": \"a\"}\n{\"instruction\": \"q2\", \"output\": \"a2\"}\n");
     let share = write(
         dir.path(),
         "s.json",
@@ -95,7 +98,8 @@ fn data_broken_jsonl_line_37_is_named() {
 #[test]
 fn data_example_without_response_names_the_row_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "data.json", "[\n{\"instruction\": \"a\", \"output\": \"b\"},\n{\"instruction\": \"c\", \"output\": \"\"}\n]");
+    let p =
+        write(dir.path(), "data.json", "[\n{\"instruction\": \"a\", \"output\": \"b\"},\n{\"instruction\": \"c\", \"output\": \"\"}\n]");
     let err = load_err(&p, &LoadDataOptions::default());
     assert!(err.contains("data.json: row 1 (line 3): field 'output' is empty") && err.contains("no response"), "{err}");
     let p = write(dir.path(), "conv.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"only a question\"}]}\n");
@@ -135,7 +139,10 @@ fn data_csv_with_mapping_and_missing_columns() {
     let opts = LoadDataOptions { columns: Some(ColumnMapping::parse("prompt=prompt,response=reply").unwrap()), ..Default::default() };
     let err = load_err(&p, &opts);
     assert!(
-        err.contains("qa.csv") && err.contains("'prompt' (instruction)") && err.contains("'reply' (output)") && err.contains("'question', 'answer', 'topic'"),
+        err.contains("qa.csv")
+            && err.contains("'prompt' (instruction)")
+            && err.contains("'reply' (output)")
+            && err.contains("'question', 'answer', 'topic'"),
         "{err}"
     );
     let p = write(dir.path(), "nothing.csv", "a,b\n1,2\n");
@@ -209,7 +216,9 @@ fn data_cli_validate_lists_problems_and_fails_without_skip() {
     let mut text: String = (1..=40).map(|i| format!("{{\"instruction\": \"q{i}\", \"output\": \"a{i}\"}}\n")).collect();
     text = text.replace("{\"instruction\": \"q37\", \"output\": \"a37\"}", "{\"instruction\": \"q37\", \"output\": ");
     let p = write(dir.path(), "data.jsonl", &text);
-    let run = |extra: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio")).args(["data", "validate"]).arg(&p).args(extra).output().unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio")).args(["data", "validate"]).arg(&p).args(extra).output().unwrap()
+    };
     let out = run(&[]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "{stdout}");

@@ -35,7 +35,11 @@ fn data_parquet_flat_columns_with_mapping() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("qa.parquet");
     let schema = "message schema { REQUIRED BINARY question (UTF8); REQUIRED BINARY answer (UTF8); OPTIONAL BINARY source (UTF8); }";
-    let cols = [(vec!["What is 2+2?", "Capital of France?"], None, None), (vec!["4", "Paris"], None, None), (vec!["math"], Some(vec![1, 0]), None)];
+    let cols = [
+        (vec!["What is 2+2?", "Capital of France?"], None, None),
+        (vec!["4", "Paris"], None, None),
+        (vec!["math"], Some(vec![1, 0]), None),
+    ];
     write_parquet(&p, schema, Compression::SNAPPY, &cols);
     let ds = load_dataset(&p, &LoadDataOptions::default()).unwrap();
     assert_eq!((ds.format, ds.examples.len()), (DataFormat::Parquet, 2));
@@ -46,9 +50,13 @@ fn data_parquet_flat_columns_with_mapping() {
     // An explicit mapping swaps the roles; a wrong one names what is missing and what is there.
     let swapped = LoadDataOptions { columns: Some(ColumnMapping::parse("prompt=answer,response=question").unwrap()), ..Default::default() };
     assert_eq!(load_dataset(&p, &swapped).unwrap().examples[0].response_text(), "What is 2+2?");
-    let wrong = LoadDataOptions { columns: Some(ColumnMapping::parse("prompt=instruction,response=output").unwrap()), ..Default::default() };
+    let wrong =
+        LoadDataOptions { columns: Some(ColumnMapping::parse("prompt=instruction,response=output").unwrap()), ..Default::default() };
     let err = load_dataset(&p, &wrong).unwrap_err().to_string();
-    assert!(err.contains("qa.parquet") && err.contains("'instruction' (instruction)") && err.contains("'question', 'answer', 'source'"), "{err}");
+    assert!(
+        err.contains("qa.parquet") && err.contains("'instruction' (instruction)") && err.contains("'question', 'answer', 'source'"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use crate::common::{fixture, read_json};
 use dtm_studio::engine::data::tokenize::{eos_id, special_prefix};
 use dtm_studio::engine::data::{
-    check_lengths, collate, load_dataset, load_tokenizer, tokenize_dataset, Dataset, LoadDataOptions, PromptOptions, PromptTemplate, TokenizedExample,
-    IGNORE_INDEX,
+    check_lengths, collate, load_dataset, load_tokenizer, tokenize_dataset, Dataset, LoadDataOptions, PromptOptions, PromptTemplate,
+    TokenizedExample, IGNORE_INDEX,
 };
 use dtm_studio::engine::model::TextTokenizer;
 use serde_json::Value;
@@ -161,7 +161,10 @@ fn data_tokenize_adds_the_post_processor_bos_for_alpaca_only() {
 fn data_tokenize_collate_pads_a_real_batch() {
     let tok = tiny_tokenizer();
     let dir = tempfile::tempdir().unwrap();
-    let recs = [serde_json::json!({"instruction": "a", "output": "b"}), serde_json::json!({"instruction": "a longer one", "output": "with a longer reply"})];
+    let recs = [
+        serde_json::json!({"instruction": "a", "output": "b"}),
+        serde_json::json!({"instruction": "a longer one", "output": "with a longer reply"}),
+    ];
     let ds = dataset_from_records(dir.path(), "c.jsonl", &recs);
     let (toks, _) = tokenize_dataset(&ds, &tok, &PromptOptions::default()).unwrap();
     let (ids, labels, b, t) = collate(&[&toks[0], &toks[1]], 0);
@@ -175,7 +178,9 @@ fn data_tokenize_collate_pads_a_real_batch() {
 #[test]
 fn data_tokenize_real_alpaca_with_smollm2() {
     let Some(gguf) = crate::common::smollm2_or_skip("data_tokenize_real_alpaca_with_smollm2") else { return };
-    let Some(data) = crate::data_load::shared_data_or_skip("data_tokenize_real_alpaca_with_smollm2", "instruct/alpaca_en_demo.json") else { return };
+    let Some(data) = crate::data_load::shared_data_or_skip("data_tokenize_real_alpaca_with_smollm2", "instruct/alpaca_en_demo.json") else {
+        return;
+    };
     let tok = load_tokenizer(gguf.to_str().unwrap()).unwrap();
     let ds = load_dataset(&data, &LoadDataOptions::default()).unwrap();
     let (toks, report) = tokenize_dataset(&ds, &tok, &PromptOptions::default()).unwrap();
@@ -203,7 +208,8 @@ fn data_tokenize_template_failure_names_file_and_row() {
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     let tok = TextTokenizer::from_hf_folder(dir.path(), &[2]).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let recs = [serde_json::json!({"instruction": "a", "output": "b"}), serde_json::json!({"instruction": "c", "output": "d", "system": "S"})];
+    let recs =
+        [serde_json::json!({"instruction": "a", "output": "b"}), serde_json::json!({"instruction": "c", "output": "d", "system": "S"})];
     let ds = dataset_from_records(data.path(), "sys.jsonl", &recs);
     let err = tokenize_dataset(&ds, &tok, &opts(PromptTemplate::Chat, 512, true)).unwrap_err().to_string();
     assert!(err.contains("sys.jsonl: row 1 (line 2)") && err.contains("System role not supported"), "{err}");

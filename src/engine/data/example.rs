@@ -102,10 +102,9 @@ impl std::str::FromStr for DataFormat {
             "pq" => "parquet",
             other => other,
         };
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name() == alias)
-            .ok_or_else(|| DataError::BadOption(format!("unknown data format '{s}'; choose one of: {}", Self::ALL.map(|f| f.name()).join(", "))))
+        Self::ALL.into_iter().find(|f| f.name() == alias).ok_or_else(|| {
+            DataError::BadOption(format!("unknown data format '{s}'; choose one of: {}", Self::ALL.map(|f| f.name()).join(", ")))
+        })
     }
 }
 
@@ -142,9 +141,9 @@ impl ColumnMapping {
     pub fn parse(spec: &str) -> Result<Self> {
         let mut m = ColumnMapping { input: None, system: None, ..ColumnMapping::default() };
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, col) = part
-                .split_once('=')
-                .ok_or_else(|| DataError::BadOption(format!("column mapping '{part}' is not ROLE=COLUMN (e.g. 'prompt=question,response=answer')")))?;
+            let (key, col) = part.split_once('=').ok_or_else(|| {
+                DataError::BadOption(format!("column mapping '{part}' is not ROLE=COLUMN (e.g. 'prompt=question,response=answer')"))
+            })?;
             let col = col.trim().to_string();
             match key.trim().to_ascii_lowercase().as_str() {
                 "instruction" | "prompt" => m.instruction = col,
@@ -276,6 +275,9 @@ mod tests {
         assert!(ColumnMapping::parse("label=x").unwrap_err().to_string().contains("unknown role 'label'"));
         assert!(ColumnMapping::parse("prompt").unwrap_err().to_string().contains("ROLE=COLUMN"));
         let guessed = ColumnMapping::guess(&["question".into(), "answer".into(), "context".into()]).unwrap();
-        assert_eq!((guessed.instruction.as_str(), guessed.output.as_str(), guessed.input.as_deref()), ("question", "answer", Some("context")));
+        assert_eq!(
+            (guessed.instruction.as_str(), guessed.output.as_str(), guessed.input.as_deref()),
+            ("question", "answer", Some("context"))
+        );
     }
 }

@@ -83,8 +83,10 @@ pub fn load_dataset(path: &Path, opts: &LoadDataOptions) -> Result<Dataset> {
     }
     if examples.is_empty() {
         let first = report.issues.first().map(|i| format!("; first: {i}")).unwrap_or_default();
-        let detail =
-            format!(" of usable examples: all {} records were skipped ({} malformed, {} empty{first})", report.records, report.malformed, report.empty);
+        let detail = format!(
+            " of usable examples: all {} records were skipped ({} malformed, {} empty{first})",
+            report.records, report.malformed, report.empty
+        );
         return Err(DataError::Empty { path: path.to_path_buf(), detail });
     }
     mark_duplicates(&mut examples, &mut report, opts.drop_duplicates);

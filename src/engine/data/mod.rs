@@ -13,10 +13,10 @@ mod table;
 pub mod tokenize;
 pub mod validate;
 
+pub use batch::{collate, length_grouped_batches};
 pub use chat_template::ChatMessage;
 pub use error::{DataError, RowRef};
 pub use example::{ColumnMapping, DataFormat, Dataset, Example, LoadDataOptions};
-pub use batch::{collate, length_grouped_batches};
 pub use load::load_dataset;
 pub use prompt::{PromptOptions, PromptTemplate};
 pub use split::{parse_row_selection, split_train_val};

@@ -148,7 +148,13 @@ mod tests {
         if !input.is_empty() {
             fields.insert(Example::INPUT_FIELD.to_string(), input.to_string());
         }
-        Example { row: 0, line: 1, system: system.map(str::to_string), turns: turns.iter().map(|(r, c)| ChatMessage::new(r, c)).collect(), fields }
+        Example {
+            row: 0,
+            line: 1,
+            system: system.map(str::to_string),
+            turns: turns.iter().map(|(r, c)| ChatMessage::new(r, c)).collect(),
+            fields,
+        }
     }
 
     #[test]

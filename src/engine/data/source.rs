@@ -137,7 +137,8 @@ fn jsonl_records(path: &Path, body: &[u8], opts: &LoadDataOptions) -> Result<Vec
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value = serde_json::from_slice::<Value>(raw).map_err(|e| DataError::Json { path: path.to_path_buf(), line, detail: json_message(&e) });
+        let value =
+            serde_json::from_slice::<Value>(raw).map_err(|e| DataError::Json { path: path.to_path_buf(), line, detail: json_message(&e) });
         if value.is_err() && records.is_empty() {
             if let Some(stream) = object_stream(body) {
                 return Ok(stream);
@@ -170,7 +171,14 @@ fn object_stream(body: &[u8]) -> Option<Vec<RawRecord>> {
         return None;
     }
     let lines = lines_of(body, &found.iter().map(|(o, _)| *o).collect::<Vec<_>>());
-    Some(found.into_iter().zip(lines).enumerate().map(|(row, ((_, v), line))| RawRecord { at: RowRef { row, line }, value: Ok(v) }).collect())
+    Some(
+        found
+            .into_iter()
+            .zip(lines)
+            .enumerate()
+            .map(|(row, ((_, v), line))| RawRecord { at: RowRef { row, line }, value: Ok(v) })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Seeded train / validation splits and row selections (`0-99,200-299` or a file of indices).
 
 use super::error::{DataError, Result};
+use super::example::Dataset;
+use super::tokenize::TokenizedExample;
 use std::path::Path;
 
 /// SplitMix64: a small, fixed pseudo-random generator, so a seed gives the same split in every
@@ -73,7 +75,10 @@ pub fn parse_row_selection(spec: &str, n_rows: usize) -> Result<Vec<usize>> {
             let index = |s: &str| -> Result<usize> {
                 let v: usize = s.trim().parse().map_err(|_| bad("is not a row index or a range like 0-99".into()))?;
                 if v >= n_rows {
-                    return Err(bad(format!("selects row {v}, out of range: the data has {n_rows} rows (0..={})", n_rows.saturating_sub(1))));
+                    return Err(bad(format!(
+                        "selects row {v}, out of range: the data has {n_rows} rows (0..={})",
+                        n_rows.saturating_sub(1)
+                    )));
                 }
                 Ok(v)
             };
@@ -95,6 +100,21 @@ pub fn parse_row_selection(spec: &str, n_rows: usize) -> Result<Vec<usize>> {
         return Err(DataError::BadOption(format!("{origin}: selects no rows")));
     }
     Ok(rows)
+}
+
+/// Keeps the tokenised examples whose file row (0-based, as in `clusters.json`) is selected by
+/// `rows` (a [`parse_row_selection`] spec; `None` keeps all), in order. `source_index[i]` is
+/// `tokenized[i]`'s position in `ds.examples`.
+pub fn select_rows(
+    ds: &Dataset,
+    tokenized: Vec<TokenizedExample>,
+    source_index: &[usize],
+    rows: Option<&str>,
+) -> Result<Vec<TokenizedExample>> {
+    let Some(spec) = rows else { return Ok(tokenized) };
+    let n_rows = ds.examples.iter().map(|e| e.row + 1).max().unwrap_or(0);
+    let wanted: std::collections::HashSet<usize> = parse_row_selection(spec, n_rows)?.into_iter().collect();
+    Ok(tokenized.into_iter().zip(source_index).filter(|(_, &src)| wanted.contains(&ds.examples[src].row)).map(|(t, _)| t).collect())
 }
 
 #[cfg(test)]

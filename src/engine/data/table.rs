@@ -18,12 +18,19 @@ pub(crate) fn resolve_mapping(path: &Path, columns: &[String], given: Option<&Co
     };
     match given {
         Some(m) => {
-            let missing: Vec<String> =
-                m.named_columns().into_iter().filter(|(_, c)| !columns.iter().any(|have| have == c)).map(|(role, c)| format!("'{c}' ({role})")).collect();
+            let missing: Vec<String> = m
+                .named_columns()
+                .into_iter()
+                .filter(|(_, c)| !columns.iter().any(|have| have == c))
+                .map(|(role, c)| format!("'{c}' ({role})"))
+                .collect();
             if missing.is_empty() {
                 Ok(m.clone())
             } else {
-                Err(missing_error(missing, "Fix the column mapping (--columns instruction=COL,output=COL,...) or the file's header.".into()))
+                Err(missing_error(
+                    missing,
+                    "Fix the column mapping (--columns instruction=COL,output=COL,...) or the file's header.".into(),
+                ))
             }
         }
         None => ColumnMapping::guess(columns).ok_or_else(|| {
@@ -43,8 +50,11 @@ pub(crate) fn resolve_mapping(path: &Path, columns: &[String], given: Option<&Co
 pub(crate) fn csv_records(path: &Path, bytes: &[u8], opts: &LoadDataOptions) -> Result<(Vec<RawRecord>, ColumnMapping)> {
     let tsv = path.extension().and_then(|e| e.to_str()).map(|e| e.eq_ignore_ascii_case("tsv")).unwrap_or(false);
     let mut reader = csv::ReaderBuilder::new().has_headers(true).delimiter(if tsv { b'\t' } else { b',' }).from_reader(strip_bom(bytes));
-    let csv_error =
-        |e: csv::Error| DataError::Csv { path: path.to_path_buf(), line: e.position().map(|p| p.line() as usize).unwrap_or(0), detail: e.to_string() };
+    let csv_error = |e: csv::Error| DataError::Csv {
+        path: path.to_path_buf(),
+        line: e.position().map(|p| p.line() as usize).unwrap_or(0),
+        detail: e.to_string(),
+    };
     let headers: Vec<String> = reader.headers().map_err(csv_error)?.iter().map(|h| h.trim().to_string()).collect();
     if headers.iter().all(String::is_empty) {
         return Err(DataError::Empty { path: path.to_path_buf(), detail: " (no header row)".into() });

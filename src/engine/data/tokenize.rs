@@ -80,10 +80,9 @@ pub fn special_prefix(tok: &TextTokenizer) -> Result<Vec<u32>> {
 
 /// The token that ends every response: the EOS token, else the first stop token.
 pub fn eos_id(tok: &TextTokenizer) -> Result<u32> {
-    tok.eos_token()
-        .and_then(|t| tok.inner().token_to_id(t))
-        .or_else(|| tok.stop_ids().first().copied())
-        .ok_or_else(|| DataError::BadOption("the tokenizer has no end-of-sequence token, so the model could not learn where a response ends".into()))
+    tok.eos_token().and_then(|t| tok.inner().token_to_id(t)).or_else(|| tok.stop_ids().first().copied()).ok_or_else(|| {
+        DataError::BadOption("the tokenizer has no end-of-sequence token, so the model could not learn where a response ends".into())
+    })
 }
 
 /// Renders and tokenises one example without truncation. Alpaca: the post-processor's prefix
@@ -122,8 +121,12 @@ pub fn tokenize_dataset(ds: &Dataset, tok: &TextTokenizer, opts: &PromptOptions)
     }
     let prefix = special_prefix(tok)?;
     let eos = eos_id(tok)?;
-    let full: Vec<TokenizedExample> =
-        ds.examples.par_iter().map(|ex| tokenize_example(ex, tok, opts, &prefix, eos)).collect::<Result<_>>().map_err(|e| in_file(e, &ds.path))?;
+    let full: Vec<TokenizedExample> = ds
+        .examples
+        .par_iter()
+        .map(|ex| tokenize_example(ex, tok, opts, &prefix, eos))
+        .collect::<Result<_>>()
+        .map_err(|e| in_file(e, &ds.path))?;
     let mut report = TokenizeReport { examples_in: full.len(), max_len: opts.max_len, ..Default::default() };
     let mut out = Vec::with_capacity(full.len());
     for (i, mut t) in full.into_iter().enumerate() {

@@ -124,7 +124,10 @@ impl ValidationReport {
         if self.duplicates_dropped > 0 {
             s += &format!(" ({} dropped)", self.duplicates_dropped);
         }
-        s += &format!("\nmulti-turn:        {}\nwith system:       {}\ntrimmed turns:     {}\n", self.multi_turn, self.with_system, self.trimmed_turns);
+        s += &format!(
+            "\nmulti-turn:        {}\nwith system:       {}\ntrimmed turns:     {}\n",
+            self.multi_turn, self.with_system, self.trimmed_turns
+        );
         if let Some(l) = &self.lengths {
             s += &format!(
                 "tokens:            min {} / median {} / max {} / total {}\nover max length:   {} (> {} tokens)\n",

@@ -149,7 +149,9 @@ impl CpuBert {
             drop(qkv);
             let attn = Tensor::from_slice(&ctx, (tokens, h), &dev)?.matmul(&l.attn_out_t)?;
             let mut y = vec![0f32; tokens * h];
-            with_slice(&xt, |res| with_slice(&attn, |a| bias_residual_layernorm(a, &l.attn_out_bias, res, &l.ln1.0, &l.ln1.1, self.eps, &mut y)))??;
+            with_slice(&xt, |res| {
+                with_slice(&attn, |a| bias_residual_layernorm(a, &l.attn_out_bias, res, &l.ln1.0, &l.ln1.1, self.eps, &mut y))
+            })??;
             drop((xt, attn));
             let yt = Tensor::from_vec(y, (tokens, h), &dev)?;
             let pre = yt.matmul(&l.inter_t)?;
@@ -158,7 +160,9 @@ impl CpuBert {
             drop(pre);
             let out = Tensor::from_vec(inter, (tokens, self.intermediate), &dev)?.matmul(&l.out_t)?;
             let mut z = vec![0f32; tokens * h];
-            with_slice(&yt, |res| with_slice(&out, |o| bias_residual_layernorm(o, &l.out_bias, res, &l.ln2.0, &l.ln2.1, self.eps, &mut z)))??;
+            with_slice(&yt, |res| {
+                with_slice(&out, |o| bias_residual_layernorm(o, &l.out_bias, res, &l.ln2.0, &l.ln2.1, self.eps, &mut z))
+            })??;
             x = z;
         }
         Ok(x)

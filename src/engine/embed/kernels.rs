@@ -73,7 +73,16 @@ fn lane_sum(v: &[f32]) -> f32 {
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn layernorm_rows(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32], centred: &mut [f32]) {
+fn layernorm_rows(
+    src: &[f32],
+    bias: &[f32],
+    residual: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+    centred: &mut [f32],
+) {
     let h = bias.len();
     for ((o, s), r) in out.chunks_exact_mut(h).zip(src.chunks_exact(h)).zip(residual.chunks_exact(h)) {
         for (((o, s), r), b) in o.iter_mut().zip(s).zip(r).zip(bias) {
@@ -93,7 +102,16 @@ fn layernorm_rows(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], be
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-fn layernorm_rows_avx2(src: &[f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [f32], centred: &mut [f32]) {
+fn layernorm_rows_avx2(
+    src: &[f32],
+    bias: &[f32],
+    residual: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+    centred: &mut [f32],
+) {
     layernorm_rows(src, bias, residual, gamma, beta, eps, out, centred)
 }
 
@@ -210,7 +228,8 @@ fn attend_one(qkv: &[f32], bias: &[f32], first: usize, heads: usize, head_dim: u
             for d in 0..head_dim {
                 kt[d * len + j] = row[ko + d] + bias[ko + d];
             }
-            for ((dst, src), b) in v[j * head_dim..(j + 1) * head_dim].iter_mut().zip(&row[vo..vo + head_dim]).zip(&bias[vo..vo + head_dim]) {
+            for ((dst, src), b) in v[j * head_dim..(j + 1) * head_dim].iter_mut().zip(&row[vo..vo + head_dim]).zip(&bias[vo..vo + head_dim])
+            {
                 *dst = src + b;
             }
         }

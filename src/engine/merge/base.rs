@@ -159,6 +159,15 @@ impl BaseModel {
         }
     }
 
+    /// The model's tokenizer (from the GGUF metadata or the folder's tokenizer files).
+    pub fn tokenizer(&self) -> Result<TextTokenizer> {
+        match (&self.tokenizer, &self.source) {
+            (Some(tok), _) => Ok(tok.clone()),
+            (None, ModelSource::HfFolder(dir)) => Ok(TextTokenizer::from_hf_folder(dir, &self.config.eos_token_ids)?),
+            (None, other) => Err(MergeError::Spec(format!("{}: no tokenizer found", other.path().display()))),
+        }
+    }
+
     /// The tensors, sorted by name.
     pub fn entries(&self) -> &[BaseEntry] {
         &self.entries

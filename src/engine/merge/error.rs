@@ -9,6 +9,9 @@ pub enum MergeError {
     /// Loading the base model or an adapter failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The instruction data (for Fisher diagonals) could not be read or tokenised.
+    #[error(transparent)]
+    Data(#[from] crate::engine::data::DataError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -16,7 +16,7 @@ use super::error::{MergeError, Result};
 use crate::engine::model::adapter::LoraAdapter;
 use crate::engine::model::weights::Weights;
 use crate::engine::model::{CausalLm, ModelConfig};
-use crate::engine::pipeline::CancelToken;
+use crate::engine::pipeline::{CancelToken, EventSink};
 use candle_core::{DType, Device, Tensor, Var};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,10 @@ impl FisherDiagonal {
         if !path.is_file() {
             return Err(MergeError::Fisher {
                 path: path.to_path_buf(),
-                detail: "missing: compute it on the sub-model's own portion (engine::merge::fisher::compute_fisher) and save it beside the adapter".into(),
+                detail: format!(
+                    "missing: compute it on the sub-model's own portion with `dtm-studio fisher --model BASE --adapter {} --data FILE --rows PORTION`",
+                    path.parent().unwrap_or(Path::new(".")).display()
+                ),
             });
         }
         let bad = |detail: String| MergeError::Fisher { path: path.to_path_buf(), detail };
@@ -126,7 +129,9 @@ impl FisherExample {
 
 /// Computes sub-model `adapter`'s diagonal empirical Fisher on `examples` (one backward pass per
 /// example, batch 1) for every weight the adapter changes. `base` holds the base model's
-/// tensors by HF name; `dtype` is the working precision (f32, or f64 for checks).
+/// tensors by HF name; `dtype` is the working precision (f32, or f64 for checks). Reports
+/// progress as stage `fisher`.
+#[allow(clippy::too_many_arguments)]
 pub fn compute_fisher(
     config: &ModelConfig,
     base: &HashMap<String, Tensor>,
@@ -134,6 +139,7 @@ pub fn compute_fisher(
     examples: &[FisherExample],
     dtype: DType,
     device: &Device,
+    events: &EventSink,
     cancel: &CancelToken,
 ) -> Result<FisherDiagonal> {
     let mut tensors = base.clone();
@@ -177,6 +183,7 @@ pub fn compute_fisher(
             *sum = (&*sum + g.sqr()?)?;
         }
         used += 1;
+        events.progress("fisher", n as u64 + 1, examples.len() as u64, format!("{} examples", used));
     }
     if used == 0 {
         return Err(MergeError::Spec("no Fisher example has a target token".into()));

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod delta;
 pub mod error;
 pub mod fisher;
+pub mod fisher_run;
 pub mod full;
 pub mod kernels;
 pub mod lowrank;

@@ -7,7 +7,7 @@ use super::error::TrainError;
 use super::state::TrainerState;
 use super::trainer::{train, TrainJob};
 use crate::engine::data::prompt::PromptOptions;
-use crate::engine::data::split::{parse_row_selection, split_train_val};
+use crate::engine::data::split::{select_rows, split_train_val};
 use crate::engine::data::tokenize::{tokenize_dataset, TokenizedExample};
 use crate::engine::data::{load_dataset, LoadDataOptions};
 use crate::engine::model::{load_model, LoadOptions};
@@ -46,23 +46,17 @@ pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Re
     let dataset = load_dataset(&req.data, &req.data_options)?;
     events.log(format!("{}: {}", req.data.display(), dataset.report.summary()));
     let mut loaded = load_model(&req.model, &req.load)?;
-    let prompt = PromptOptions { max_len: req.config.max_len, ..req.prompt.clone() };
+    let context = loaded.model.config().max_position_embeddings;
+    if req.config.max_len > context {
+        events.log(format!(
+            "max_len {} is past the model's context of {context} positions: examples are cut at {context}",
+            req.config.max_len
+        ));
+    }
+    let prompt = PromptOptions { max_len: req.config.max_len.min(context), ..req.prompt.clone() };
     let (tokenized, report) = tokenize_dataset(&dataset, &loaded.tokenizer, &prompt)?;
     events.log(format!("tokenised: {}", report.summary()));
-    // Row numbers are the file's (0-based), as in clusters.json.
-    let wanted: Option<std::collections::HashSet<usize>> = match &req.rows {
-        Some(spec) => {
-            let n_rows = dataset.examples.iter().map(|e| e.row + 1).max().unwrap_or(0);
-            Some(parse_row_selection(spec, n_rows)?.into_iter().collect())
-        }
-        None => None,
-    };
-    let selected: Vec<TokenizedExample> = tokenized
-        .into_iter()
-        .zip(&report.source_index)
-        .filter(|(_, &src)| wanted.as_ref().map(|w| w.contains(&dataset.examples[src].row)).unwrap_or(true))
-        .map(|(t, _)| t)
-        .collect();
+    let selected = select_rows(&dataset, tokenized, &report.source_index, req.rows.as_deref())?;
     if selected.is_empty() {
         return Err(TrainError::Data("no examples left to train on after row selection and tokenisation".into()));
     }

@@ -64,7 +64,12 @@ fn history(obj: &serde_json::Map<String, Value>) -> Result<Vec<ChatMessage>, Row
     let items = match obj.get("history") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
-        Some(v) => return Err(RowProblem::malformed(Some("history"), format!("must be a list of [user, assistant] pairs, found {}", type_name(v)))),
+        Some(v) => {
+            return Err(RowProblem::malformed(
+                Some("history"),
+                format!("must be a list of [user, assistant] pairs, found {}", type_name(v)),
+            ))
+        }
     };
     let mut turns = Vec::with_capacity(items.len() * 2);
     for (i, pair) in items.iter().enumerate() {

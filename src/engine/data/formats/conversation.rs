@@ -26,7 +26,9 @@ fn content_text(v: &Value, field: &str) -> Result<String, RowProblem> {
             .iter()
             .map(|p| match (p.get("type").and_then(Value::as_str), p.get("text").and_then(Value::as_str)) {
                 (Some("text") | None, Some(t)) => Ok(t),
-                (kind, _) => Err(RowProblem::malformed(Some(field), format!("has a '{}' part; only text parts are read", kind.unwrap_or("unknown")))),
+                (kind, _) => {
+                    Err(RowProblem::malformed(Some(field), format!("has a '{}' part; only text parts are read", kind.unwrap_or("unknown"))))
+                }
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|t| t.concat()),
@@ -89,7 +91,10 @@ fn normalise(
     let mut turns: Vec<(ChatMessage, String)> = Vec::with_capacity(raw.len());
     for (i, (tag, text, field)) in raw.into_iter().enumerate() {
         let role = normal_role(&tag).ok_or_else(|| {
-            RowProblem::malformed(Some(&field), format!("has role '{tag}'; supported: system, user/human, assistant/gpt (tool turns are not trained)"))
+            RowProblem::malformed(
+                Some(&field),
+                format!("has role '{tag}'; supported: system, user/human, assistant/gpt (tool turns are not trained)"),
+            )
         })?;
         if role == "system" {
             if i != 0 {
@@ -115,7 +120,10 @@ fn normalise(
     for (i, (m, field)) in turns.iter().enumerate() {
         let expected = if i % 2 == 0 { "user" } else { "assistant" };
         if m.role != expected {
-            return Err(RowProblem::malformed(Some(field), format!("is a second '{}' turn in a row; turns must alternate user / assistant", m.role)));
+            return Err(RowProblem::malformed(
+                Some(field),
+                format!("is a second '{}' turn in a row; turns must alternate user / assistant", m.role),
+            ));
         }
         if m.role == "assistant" && m.content.trim().is_empty() {
             return Err(RowProblem::empty(field, "is an empty assistant turn: the example has no response there"));

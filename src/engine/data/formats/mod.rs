@@ -46,7 +46,8 @@ pub(crate) fn detect_json(first: &Value, mapping: Option<&ColumnMapping>) -> Opt
         return Some(DataFormat::ShareGpt);
     }
     if let Some(Value::Array(items)) = obj.get("messages") {
-        let sharegpt_style = items.first().and_then(Value::as_object).map(|m| m.contains_key("from") && m.contains_key("value")).unwrap_or(false);
+        let sharegpt_style =
+            items.first().and_then(Value::as_object).map(|m| m.contains_key("from") && m.contains_key("value")).unwrap_or(false);
         return Some(if sharegpt_style { DataFormat::ShareGpt } else { DataFormat::Messages });
     }
     let keys: Vec<String> = obj.keys().cloned().collect();

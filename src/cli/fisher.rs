@@ -1,0 +1,77 @@
+//! `dtm-studio fisher`: a sub-model's diagonal empirical Fisher on its own portion, saved as
+//! `fisher.safetensors` in its adapter folder for `merge --method fisher`.
+
+use super::progress::with_progress;
+use super::RuntimeArgs;
+use crate::engine::data::prompt::{PromptOptions, PromptTemplate};
+use crate::engine::data::{DataFormat, LoadDataOptions};
+use crate::engine::device::open_device;
+use crate::engine::merge::fisher_run::{run_fisher, FisherRequest};
+use crate::engine::pipeline::CancelToken;
+use crate::engine::train::state::TrainerState;
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `fisher`.
+#[derive(Debug, Args)]
+pub struct FisherArgs {
+    /// Base model the adapter was trained on: a folder, a .gguf file or a cached HF id.
+    #[arg(long)]
+    pub model: String,
+    /// The sub-model's adapter (or run) folder; fisher.safetensors is written into it.
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// The instruction data the sub-model was trained on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The sub-model's portion: ranges like 0-99,200-299 or a file of row indices (default: all rows).
+    #[arg(long)]
+    pub rows: Option<String>,
+    /// Data format (default: detected).
+    #[arg(long)]
+    pub format: Option<DataFormat>,
+    /// Prompt template, as in training: alpaca or chat.
+    #[arg(long, default_value = "alpaca")]
+    pub template: PromptTemplate,
+    /// Use every turn of multi-turn data, not just the first exchange.
+    #[arg(long)]
+    pub all_turns: bool,
+    /// Maximum tokens per example (default: the run's training setting from trainer_state.json, else 1024).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// At most this many examples of the portion (a seeded sample); one backward pass each.
+    #[arg(long, default_value_t = 64)]
+    pub samples: usize,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Computes and saves the Fisher diagonals with a progress bar; Ctrl-C stops without writing.
+pub fn run(args: FisherArgs) -> anyhow::Result<()> {
+    let trained_max_len = std::fs::read_to_string(args.adapter.join("trainer_state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<TrainerState>(&t).ok())
+        .map(|s| s.config.max_len);
+    let max_len = args.max_len.or(trained_max_len).unwrap_or(PromptOptions::default().max_len);
+    let request = FisherRequest {
+        base: args.model.clone(),
+        adapter: args.adapter.clone(),
+        data: args.data.clone(),
+        data_options: LoadDataOptions { format: args.format, ..Default::default() },
+        rows: args.rows.clone(),
+        prompt: PromptOptions { template: args.template, max_len, first_turn_only: !args.all_turns },
+        samples: args.samples,
+        seed: args.seed,
+        device: open_device(args.runtime.device)?,
+    };
+    let cancel = CancelToken::new();
+    let on_signal = cancel.clone();
+    ctrlc::set_handler(move || on_signal.cancel("interrupted (Ctrl-C)")).context("installing the Ctrl-C handler")?;
+    let (fisher, path) = with_progress(|events| run_fisher(&request, events, &cancel))?;
+    println!("Fisher diagonals of {} weights over {} examples written to {}", fisher.tensors.len(), fisher.examples, path.display());
+    Ok(())
+}
