@@ -25,7 +25,7 @@ pub struct FisherArgs {
     /// The instruction data the sub-model was trained on.
     #[arg(long)]
     pub data: PathBuf,
-    /// The sub-model's portion: ranges like 0-99,200-299 or a file of row indices (default: all rows).
+    /// The sub-model's portion: clusters.json:N, ranges like 0-99,200-299 or a file of row indices (default: all rows).
     #[arg(long)]
     pub rows: Option<String>,
     /// Data format (default: detected).

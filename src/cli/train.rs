@@ -30,7 +30,7 @@ pub struct TrainArgs {
     /// Settings to start from: paper or quick.
     #[arg(long, default_value = "paper")]
     pub preset: String,
-    /// Train on these rows only: ranges like 0-99,200-299 or a file of row indices.
+    /// Train on these rows only: a portion of a split (clusters.json:2), ranges like 0-99,200-299, or a file of row indices.
     #[arg(long)]
     pub rows: Option<String>,
     /// Data format (default: detected).

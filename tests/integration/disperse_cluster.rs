@@ -4,6 +4,8 @@
 //! through the command line.
 
 use dtm_studio::engine::cluster::{disperse, field_values, ClusterError, ClusterInput, ClusterMethod, ClusterOptions, ClustersFile};
+use dtm_studio::engine::data::split::select_rows;
+use dtm_studio::engine::data::tokenize::TokenizedExample;
 use dtm_studio::engine::data::{load_dataset, Dataset, LoadDataOptions};
 use dtm_studio::engine::embed::{check_matches, embed_cached, embed_dataset, EmbedOptions, Embeddings, Encoder, HashedEncoder, TextField};
 use dtm_studio::engine::pipeline::{CancelToken, EventSink};
@@ -182,6 +184,24 @@ fn disperse_command_line_embed_then_cluster() {
     assert!(stdout.contains("portion 2:") && stdout.contains("silhouette"), "{stdout}");
     let file = ClustersFile::load(&clusters).unwrap();
     assert_eq!((file.k, file.field.as_str(), file.quality.sizes.clone()), (3, "both", vec![10, 10, 10]));
+    // A portion selects its examples for training (`--rows clusters.json:N`).
+    let ds = load_dataset(&data, &LoadDataOptions::default()).unwrap();
+    let tokenized: Vec<TokenizedExample> =
+        (0..ds.examples.len()).map(|i| TokenizedExample { input_ids: vec![i as u32], labels: vec![i as i64] }).collect();
+    let all: Vec<usize> = (0..ds.examples.len()).collect();
+    for portion in 0..3u32 {
+        let spec = format!("{}:{portion}", clusters.display());
+        let picked = select_rows(&ds, tokenized.clone(), &all, Some(&spec)).unwrap();
+        let want: Vec<u32> = (0..30).filter(|&i| file.assignment[i as usize] == portion).collect();
+        assert_eq!(picked.iter().map(|t| t.input_ids[0]).collect::<Vec<_>>(), want);
+    }
+    let err = select_rows(&ds, tokenized.clone(), &all, Some(&format!("{}:3", clusters.display()))).unwrap_err().to_string();
+    assert!(err.contains("portion 3 does not exist"), "{err}");
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    let other = synthetic(&dir.path().join("other"), true);
+    let other = load_dataset(&other, &LoadDataOptions::default()).unwrap();
+    let err = select_rows(&other, tokenized, &all, Some(&format!("{}:0", clusters.display()))).unwrap_err().to_string();
+    assert!(err.contains("made from other data"), "{err}");
 
     let bad = Command::new(exe)
         .args(["cluster", "--data"])

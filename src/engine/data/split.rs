@@ -102,9 +102,10 @@ pub fn parse_row_selection(spec: &str, n_rows: usize) -> Result<Vec<usize>> {
     Ok(rows)
 }
 
-/// Keeps the tokenised examples whose file row (0-based, as in `clusters.json`) is selected by
-/// `rows` (a [`parse_row_selection`] spec; `None` keeps all), in order. `source_index[i]` is
-/// `tokenized[i]`'s position in `ds.examples`.
+/// Keeps the tokenised examples selected by `rows`, in order; `None` keeps all. `rows` is either
+/// a portion of a split, `CLUSTERS.json:N` (the examples `dtm-studio cluster` assigned to portion
+/// N; the file must have been made from this data), or a [`parse_row_selection`] spec over file
+/// rows (0-based). `source_index[i]` is `tokenized[i]`'s position in `ds.examples`.
 pub fn select_rows(
     ds: &Dataset,
     tokenized: Vec<TokenizedExample>,
@@ -112,9 +113,44 @@ pub fn select_rows(
     rows: Option<&str>,
 ) -> Result<Vec<TokenizedExample>> {
     let Some(spec) = rows else { return Ok(tokenized) };
-    let n_rows = ds.examples.iter().map(|e| e.row + 1).max().unwrap_or(0);
-    let wanted: std::collections::HashSet<usize> = parse_row_selection(spec, n_rows)?.into_iter().collect();
-    Ok(tokenized.into_iter().zip(source_index).filter(|(_, &src)| wanted.contains(&ds.examples[src].row)).map(|(t, _)| t).collect())
+    let keep: Box<dyn Fn(usize) -> bool> = match portion_of(spec) {
+        Some((path, portion)) => {
+            let assignment = portion_assignment(ds, path, portion)?;
+            Box::new(move |src| assignment[src] == portion)
+        }
+        None => {
+            let n_rows = ds.examples.iter().map(|e| e.row + 1).max().unwrap_or(0);
+            let wanted: std::collections::HashSet<usize> = parse_row_selection(spec, n_rows)?.into_iter().collect();
+            Box::new(move |src| wanted.contains(&ds.examples[src].row))
+        }
+    };
+    Ok(tokenized.into_iter().zip(source_index).filter(|(_, &src)| keep(src)).map(|(t, _)| t).collect())
+}
+
+/// `CLUSTERS.json:N` -> (path, N) when the path names an existing file.
+fn portion_of(spec: &str) -> Option<(&Path, u32)> {
+    let (path, n) = spec.trim().rsplit_once(':')?;
+    let path = Path::new(path);
+    (path.is_file() && path.extension().is_some_and(|e| e == "json")).then_some(())?;
+    Some((path, n.trim().parse().ok()?))
+}
+
+/// The split's assignment, checked against `ds` and `portion`.
+fn portion_assignment(ds: &Dataset, path: &Path, portion: u32) -> Result<Vec<u32>> {
+    let file = crate::engine::cluster::output::ClustersFile::load(path).map_err(|e| DataError::BadOption(e.to_string()))?;
+    let bad = |why: String| Err(DataError::BadOption(format!("{}: {why}", path.display())));
+    if file.data_sha256 != ds.sha256 || file.rows != ds.examples.len() {
+        return bad(format!(
+            "was made from other data ({} rows, sha256 {}), not {}; cluster this file again",
+            file.rows,
+            file.data_sha256,
+            ds.path.display()
+        ));
+    }
+    if portion as usize >= file.k {
+        return bad(format!("has portions 0..{} (K = {}); portion {portion} does not exist", file.k - 1, file.k));
+    }
+    Ok(file.assignment)
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ pub struct FisherRequest {
     pub data: PathBuf,
     /// How to read it.
     pub data_options: LoadDataOptions,
-    /// The sub-model's portion (`0-99,...` or a file of row indices); `None` = all rows.
+    /// The sub-model's portion (`clusters.json:N`, `0-99,...` or a file of row indices; see
+    /// [`select_rows`]); `None` = all rows.
     pub rows: Option<String>,
     /// Prompt template, turns and maximum length, as in training.
     pub prompt: PromptOptions,

@@ -27,7 +27,8 @@ pub struct SftRequest {
     pub data: PathBuf,
     /// How to read it.
     pub data_options: LoadDataOptions,
-    /// Rows to train on (`0-99,200-299` or a file of indices); `None` = all.
+    /// Rows to train on (`clusters.json:N`, `0-99,200-299` or a file of indices; see
+    /// [`select_rows`]); `None` = all.
     pub rows: Option<String>,
     /// Prompt template and first-turn-only; `max_len` comes from the training settings.
     pub prompt: PromptOptions,
