@@ -13,6 +13,7 @@ mod disperse_minilm;
 mod eval_bad_input;
 mod eval_cli;
 mod eval_smollm2;
+mod generation_batch;
 mod gguf_loading;
 mod gradients;
 mod merge_bad_input;

@@ -2,11 +2,10 @@
 //! lm-eval's `gsm8k` task does it (strict `#### N` match and flexible last-number match, then
 //! exact match after removing `,`, `$`, everything up to `#### ` and a final `.`, ignoring case).
 //!
-//! Decoding runs one prompt at a time: batching prompts of different lengths needs left padding
-//! with an attention mask and per-row positions, which the decoder does not take yet.
+//! Prompts are decoded in batches of similar length (left-padded, one shared KV cache).
 
 use super::error::Result;
-use crate::engine::model::generate::{generate, SamplingConfig};
+use crate::engine::model::generate::generate_greedy_batch;
 use crate::engine::model::{CausalLm, TextTokenizer};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -66,26 +65,34 @@ pub struct GenRequest {
     pub prompt_ids: Vec<u32>,
 }
 
-/// Greedy continuations of each prompt, stopping at `stop` strings, an end-of-turn token or
-/// `max_new_tokens`. `progress(done, total)` is called after each prompt; it returns `false` to stop.
+/// Greedy continuations of each prompt (text, generated tokens), in request order, stopping at
+/// `stop` strings, an end-of-turn token or `max_new_tokens`. Prompts are sorted by length and
+/// decoded `batch` at a time. `progress(done, total)` is called after each batch; it returns
+/// `false` to stop (the outputs then cover only the prompts done).
 pub fn generate_all(
     model: &CausalLm,
     tok: &TextTokenizer,
     requests: &[GenRequest],
     max_new_tokens: usize,
     stop: &[String],
+    batch: usize,
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<Vec<(String, usize)>> {
-    let cfg = SamplingConfig { max_new_tokens, temperature: 0.0, top_p: 1.0, seed: 0, stop_strings: stop.to_vec() };
-    let mut out = Vec::with_capacity(requests.len());
-    for (i, r) in requests.iter().enumerate() {
-        let g = generate(model, tok, &r.prompt_ids, &cfg, &mut |_| true)?;
-        out.push((g.text, g.token_ids.len()));
-        if !progress(i + 1, requests.len()) {
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(requests[i].prompt_ids.len()));
+    let mut out: Vec<Option<(String, usize)>> = vec![None; requests.len()];
+    let mut done = 0;
+    for chunk in order.chunks(batch.max(1)) {
+        let prompts: Vec<Vec<u32>> = chunk.iter().map(|&i| requests[i].prompt_ids.clone()).collect();
+        for (&i, g) in chunk.iter().zip(generate_greedy_batch(model, tok, &prompts, max_new_tokens, stop)?) {
+            out[i] = Some((g.text, g.token_ids.len()));
+        }
+        done += chunk.len();
+        if !progress(done, requests.len()) {
             break;
         }
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ pub fn evaluate(
             max_new_tokens = Some(budget);
             let requests = prompts.iter().map(|p| Ok(GenRequest { prompt_ids: tok.encode(p, false)? })).collect::<Result<Vec<_>>>()?;
             truncated_items = requests.iter().filter(|r| r.prompt_ids.len() >= max_length).count();
-            let outputs = generate_all(model, tok, &requests, budget, &stop, &mut |d, t| {
+            let outputs = generate_all(model, tok, &requests, budget, &stop, opts.batch, &mut |d, t| {
                 sink.progress(&stage, d as u64, t as u64, "generating");
                 !cancel.is_cancelled()
             })?;
@@ -223,7 +223,7 @@ pub fn evaluate(
             let budget = opts.max_new_tokens.unwrap_or(1280);
             max_new_tokens = Some(budget);
             let requests = prompts.iter().map(|p| Ok(GenRequest { prompt_ids: tok.encode(p, false)? })).collect::<Result<Vec<_>>>()?;
-            let outputs = generate_all(model, tok, &requests, budget, &[], &mut |d, t| {
+            let outputs = generate_all(model, tok, &requests, budget, &[], opts.batch, &mut |d, t| {
                 sink.progress(&stage, d as u64, t as u64, "generating");
                 !cancel.is_cancelled()
             })?;

@@ -123,6 +123,25 @@ fn pending_stop_prefix(text: &str, stops: &[String]) -> usize {
     longest
 }
 
+/// The answer after `generated` grew by one token, and whether generation ends there: at an
+/// end-of-turn token (not part of the text) or before the first stop string. A text ending in an
+/// incomplete UTF-8 sequence (`U+FFFD`) never ends on a stop string; its next token completes it.
+fn text_after_step(tokenizer: &TextTokenizer, generated: &[u32], stop_strings: &[String]) -> Result<(String, Option<StopReason>)> {
+    let Some((&last, before)) = generated.split_last() else { return Ok((String::new(), None)) };
+    if tokenizer.stop_ids().contains(&last) {
+        return Ok((tokenizer.decode(before, true)?, Some(StopReason::EndOfTurn)));
+    }
+    let mut text = tokenizer.decode(generated, true)?;
+    if text.ends_with('\u{FFFD}') {
+        return Ok((text, None));
+    }
+    if let Some(pos) = stop_strings.iter().filter_map(|s| text.find(s.as_str())).min() {
+        text.truncate(pos);
+        return Ok((text, Some(StopReason::StopString)));
+    }
+    Ok((text, None))
+}
+
 /// Generates a continuation of `prompt_ids`, calling `on_text` with each new piece of text.
 /// `on_text` returns `false` to stop early.
 pub fn generate(
@@ -147,23 +166,14 @@ pub fn generate(
             break;
         }
         let input = Tensor::new(next_input.as_slice(), &device)?.unsqueeze(0)?;
-        let logits = model.forward_inference(&input, Some(&mut cache))?;
-        let last = logits.squeeze(0)?.get(next_input.len() - 1)?.to_dtype(DType::F32)?;
+        let last = model.last_logits_padded(&input, Some(&mut cache), &[0])?.squeeze(0)?.to_dtype(DType::F32)?;
         let token = sampler.sample(&last.to_vec1::<f32>()?);
         generated.push(token);
-        if tokenizer.stop_ids().contains(&token) {
-            stop = StopReason::EndOfTurn;
-            text = tokenizer.decode(&generated[..generated.len() - 1], true)?;
-            break;
-        }
         next_input = vec![token];
-        text = tokenizer.decode(&generated, true)?;
-        if text.ends_with('\u{FFFD}') {
-            continue; // an incomplete UTF-8 sequence: wait for its next byte
-        }
-        if let Some(pos) = cfg.stop_strings.iter().filter_map(|s| text.find(s.as_str())).min() {
-            text.truncate(pos);
-            stop = StopReason::StopString;
+        let (now, ended) = text_after_step(tokenizer, &generated, &cfg.stop_strings)?;
+        text = now;
+        if let Some(reason) = ended {
+            stop = reason;
             break;
         }
         let safe = text.len() - pending_stop_prefix(&text, &cfg.stop_strings);
@@ -180,6 +190,67 @@ pub fn generate(
         on_text(&text[emitted..]);
     }
     Ok(Generation { text, token_ids: generated, stop })
+}
+
+/// Greedy continuations of several prompts decoded together: the prompts are left-padded into
+/// one batch that shares a KV cache, and each row stops on its own (end-of-turn token, stop
+/// string, token budget); the batch ends when every row has. Each row gives the tokens
+/// [`generate`] gives it alone, up to floating-point rounding on near-ties.
+pub fn generate_greedy_batch(
+    model: &CausalLm,
+    tokenizer: &TextTokenizer,
+    prompts: &[Vec<u32>],
+    max_new_tokens: usize,
+    stop_strings: &[String],
+) -> Result<Vec<Generation>> {
+    let device = model.device().clone();
+    let context = model.config().max_position_embeddings;
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    if prompts.is_empty() || longest == 0 {
+        return Ok(prompts
+            .iter()
+            .map(|_| Generation { text: String::new(), token_ids: Vec::new(), stop: StopReason::MaxTokens })
+            .collect());
+    }
+    let pad_id = tokenizer.stop_ids().first().copied().unwrap_or(0);
+    let left_pad: Vec<usize> = prompts.iter().map(|p| longest - p.len()).collect();
+    let mut input: Vec<u32> =
+        prompts.iter().flat_map(|p| std::iter::repeat_n(pad_id, longest - p.len()).chain(p.iter().copied())).collect();
+    let mut rows: Vec<Generation> =
+        prompts.iter().map(|_| Generation { text: String::new(), token_ids: Vec::new(), stop: StopReason::MaxTokens }).collect();
+    let mut running: Vec<bool> = prompts.iter().map(|p| !p.is_empty()).collect();
+    let mut cache = model.new_cache();
+    for _ in 0..max_new_tokens {
+        let width = input.len() / prompts.len();
+        if cache.len() + width > context {
+            for (row, _) in rows.iter_mut().zip(&running).filter(|(_, r)| **r) {
+                row.stop = StopReason::ContextFull;
+            }
+            break;
+        }
+        let ids = Tensor::from_vec(input, (prompts.len(), width), &device)?;
+        let logits = model.last_logits_padded(&ids, Some(&mut cache), &left_pad)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        input = Vec::with_capacity(prompts.len());
+        for ((row, live), logits) in rows.iter_mut().zip(running.iter_mut()).zip(&logits) {
+            if !*live {
+                input.push(pad_id);
+                continue;
+            }
+            let token = argmax(logits);
+            row.token_ids.push(token);
+            input.push(token);
+            let (text, ended) = text_after_step(tokenizer, &row.token_ids, stop_strings)?;
+            row.text = text;
+            if let Some(reason) = ended {
+                row.stop = reason;
+                *live = false;
+            }
+        }
+        if !running.iter().any(|r| *r) {
+            break;
+        }
+    }
+    Ok(rows)
 }
 
 /// Log-softmax over the vocabulary of `[batch, seq, vocab]` logits, computed in f32.

@@ -44,6 +44,7 @@ impl Attention {
         xs: &Tensor,
         rope: &Rope,
         start: usize,
+        left_pad: Option<&[usize]>,
         cache: Option<&mut (Option<Tensor>, Option<Tensor>)>,
         ctx: ForwardCtx,
     ) -> Result<Tensor> {
@@ -70,12 +71,16 @@ impl Attention {
         let q = q.contiguous()?.reshape((b, self.num_kv_heads, n_rep * t, self.head_dim))?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, self.num_heads, t, s))?;
-        let scores = match causal_mask(t, s, start, scores.device())? {
+        let in_dtype = scores.dtype();
+        let scores = if in_dtype == DType::F32 || in_dtype == DType::F64 { scores } else { scores.to_dtype(DType::F32)? };
+        let mask = match left_pad {
+            Some(pad) => Some(padded_causal_mask(pad, t, s, start, scores.device())?),
+            None => causal_mask(t, s, start, scores.device())?,
+        };
+        let scores = match mask {
             Some(mask) => scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?,
             None => scores,
         };
-        let in_dtype = scores.dtype();
-        let scores = if in_dtype == DType::F32 || in_dtype == DType::F64 { scores } else { scores.to_dtype(DType::F32)? };
         let probs = match kernels {
             Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
             Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
@@ -95,6 +100,30 @@ fn causal_mask(t: usize, s: usize, start: usize, device: &Device) -> Result<Opti
     }
     let mask: Vec<f32> = (0..t).flat_map(|i| (0..s).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (t, s), device).map(Some)
+}
+
+/// A score far below any real one but finite, so that a padding query whose keys are all padding
+/// still gets a (meaningless) distribution instead of NaN.
+const PAD_SCORE: f32 = -1e30;
+
+/// `[b, 1, t, s]` additive mask for left-padded rows: hides keys after each query's position and
+/// the `left_pad[row]` padding keys at the start of each row.
+fn padded_causal_mask(left_pad: &[usize], t: usize, s: usize, start: usize, device: &Device) -> Result<Tensor> {
+    let mut mask = Vec::with_capacity(left_pad.len() * t * s);
+    for &pad in left_pad {
+        for i in 0..t {
+            mask.extend((0..s).map(|j| {
+                if j > start + i {
+                    f32::NEG_INFINITY
+                } else if j < pad {
+                    PAD_SCORE
+                } else {
+                    0.0
+                }
+            }));
+        }
+    }
+    Tensor::from_vec(mask, (left_pad.len(), 1, t, s), device)
 }
 
 #[derive(Debug, Clone)]
@@ -231,7 +260,30 @@ impl CausalLm {
     }
 
     /// Final-norm hidden states `[batch, seq, hidden]` (before the output projection).
-    pub fn hidden_states(&self, input_ids: &Tensor, mut cache: Option<&mut KvCache>, ctx: ForwardCtx) -> Result<Tensor> {
+    pub fn hidden_states(&self, input_ids: &Tensor, cache: Option<&mut KvCache>, ctx: ForwardCtx) -> Result<Tensor> {
+        self.run_layers(input_ids, cache, None, ctx)
+    }
+
+    /// Last-position logits `[batch, vocab]` (fused kernels) of left-padded rows: row `r` starts
+    /// with `left_pad[r]` padding tokens that no position attends to. With a cache, the tokens
+    /// continue the cached batch (pass the same `left_pad` every step). RoPE depends only on
+    /// relative positions, so a padded row scores as it would alone, up to rounding.
+    pub fn last_logits_padded(&self, input_ids: &Tensor, cache: Option<&mut KvCache>, left_pad: &[usize]) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        if left_pad.len() != b {
+            candle_core::bail!("{} padding counts for a batch of {b} rows", left_pad.len());
+        }
+        let hidden = self.run_layers(input_ids, cache, Some(left_pad), ForwardCtx::INFERENCE)?;
+        self.logits(&hidden.narrow(1, t - 1, 1)?.squeeze(1)?, ForwardCtx::INFERENCE)
+    }
+
+    fn run_layers(
+        &self,
+        input_ids: &Tensor,
+        mut cache: Option<&mut KvCache>,
+        left_pad: Option<&[usize]>,
+        ctx: ForwardCtx,
+    ) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         let start = cache.as_ref().map(|c| c.len()).unwrap_or(0);
         let ids = input_ids.flatten_all()?;
@@ -240,7 +292,7 @@ impl CausalLm {
             let residual = xs.clone();
             let normed = layer.input_layernorm.forward(&xs, ctx.kernels)?;
             let slot = cache.as_mut().map(|c| c.layer_mut(l));
-            let attn = layer.self_attn.forward(&normed, &self.rope, start, slot, ctx)?;
+            let attn = layer.self_attn.forward(&normed, &self.rope, start, left_pad, slot, ctx)?;
             xs = (residual + attn)?;
             let residual = xs.clone();
             let normed = layer.post_attention_layernorm.forward(&xs, ctx.kernels)?;
