@@ -7,14 +7,14 @@
 //! survivors. With the training run's settings this is exactly its validation slice.
 
 use super::error::{EvalError, Result};
+use super::loglik::span_log_softmax;
 use crate::engine::data::prompt::PromptOptions;
 use crate::engine::data::split::split_train_val;
 use crate::engine::data::tokenize::{eos_id, special_prefix, tokenize_example, TokenizedExample, IGNORE_INDEX};
 use crate::engine::data::Example;
-use crate::engine::model::generate::log_softmax;
 use crate::engine::model::{CausalLm, TextTokenizer};
 use crate::engine::pipeline::CancelToken;
-use candle_core::{IndexOp, Tensor};
+use candle_core::Tensor;
 
 /// How the validation slice is chosen (the training run's settings).
 #[derive(Debug, Clone, PartialEq)]
@@ -81,14 +81,22 @@ pub fn response_nll(
             ids.extend_from_slice(&examples[i].input_ids);
             ids.extend(std::iter::repeat_n(0u32, width - examples[i].input_ids.len()));
         }
-        let logits = model.forward_inference(&Tensor::from_vec(ids, (chunk.len(), width), model.device())?, None)?;
-        for (b, &i) in chunk.iter().enumerate() {
-            let ex = &examples[i];
-            // Position p predicts token p + 1: the scored positions are those whose next label counts.
-            let scored: Vec<usize> = (0..ex.input_ids.len().saturating_sub(1)).filter(|&p| ex.labels[p + 1] != IGNORE_INDEX).collect();
-            let (Some(&first), Some(&last)) = (scored.first(), scored.last()) else { continue };
-            let lsm: Vec<Vec<f32>> = log_softmax(&logits.i((b, first..last + 1))?.unsqueeze(0)?)?.squeeze(0)?.to_vec2()?;
-            let nll: f64 = scored.iter().map(|&p| -(lsm[p - first][ex.labels[p + 1] as usize] as f64)).sum();
+        // Position p predicts token p + 1: the scored positions are those whose next label counts.
+        let scored: Vec<Vec<usize>> = chunk
+            .iter()
+            .map(|&i| {
+                let ex = &examples[i];
+                (0..ex.input_ids.len().saturating_sub(1)).filter(|&p| ex.labels[p + 1] != IGNORE_INDEX).collect()
+            })
+            .collect();
+        let spans: Vec<(usize, usize)> = scored.iter().map(|s| (s.first().copied().unwrap_or(0), s.last().map_or(0, |l| l + 1))).collect();
+        let input = Tensor::from_vec(ids, (chunk.len(), width), model.device())?;
+        for (((&i, lsm), scored), (first, _)) in chunk.iter().zip(span_log_softmax(model, &input, &spans)?).zip(&scored).zip(spans) {
+            if scored.is_empty() {
+                continue;
+            }
+            let labels = &examples[i].labels;
+            let nll: f64 = scored.iter().map(|&p| -(lsm[p - first][labels[p + 1] as usize] as f64)).sum();
             out[i] = (nll, scored.len());
         }
         done += chunk.len();

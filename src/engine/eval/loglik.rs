@@ -13,6 +13,7 @@
 
 use super::error::{EvalError, Result};
 use crate::engine::model::generate::log_softmax;
+use crate::engine::model::linear::ForwardCtx;
 use crate::engine::model::{CausalLm, TextTokenizer};
 use crate::engine::pipeline::CancelToken;
 use candle_core::{IndexOp, Tensor};
@@ -107,6 +108,25 @@ pub fn budget_batches(order: &[usize], len_of: impl Fn(usize) -> usize, batch_ro
     batches
 }
 
+/// Runs `input` `[rows, width]` through the model and returns, for each row `b`, the
+/// log-softmax rows of positions `spans[b].0..spans[b].1`. The output projection runs only at
+/// those positions (for MMLU one position of hundreds).
+pub fn span_log_softmax(model: &CausalLm, input: &Tensor, spans: &[(usize, usize)]) -> Result<Vec<Vec<Vec<f32>>>> {
+    let hidden = model.hidden_states(input, None, ForwardCtx::INFERENCE)?;
+    let pieces: Vec<Tensor> = spans
+        .iter()
+        .enumerate()
+        .filter(|(_, (a, b))| b > a)
+        .map(|(row, (a, b))| hidden.i((row, *a..*b)))
+        .collect::<candle_core::Result<_>>()?;
+    if pieces.is_empty() {
+        return Ok(vec![Vec::new(); spans.len()]);
+    }
+    let picked = Tensor::cat(&pieces, 0)?;
+    let mut rows = log_softmax(&model.logits(&picked, ForwardCtx::INFERENCE)?)?.to_vec2::<f32>()?.into_iter();
+    Ok(spans.iter().map(|(a, b)| rows.by_ref().take(b.saturating_sub(*a)).collect()).collect())
+}
+
 /// One sequence to run and the choices it scores.
 struct Row {
     input: Vec<u32>,
@@ -187,13 +207,15 @@ pub fn score_items(
         stats.padded_tokens += chunk.len() * width;
         stats.forwards += 1;
         let input = Tensor::from_vec(ids, (chunk.len(), width), device)?;
-        let logits = model.forward_inference(&input, None)?;
-        for (b, &r) in chunk.iter().enumerate() {
+        let spans: Vec<(usize, usize)> = chunk
+            .iter()
+            .map(|&r| {
+                let first = rows[r].scores.iter().map(|s| s.2).min().unwrap_or(0);
+                (first, rows[r].scores.iter().map(|s| s.2 + s.3.len()).max().unwrap_or(first))
+            })
+            .collect();
+        for ((&r, lsm), (first, _)) in chunk.iter().zip(span_log_softmax(model, &input, &spans)?).zip(spans) {
             let row = &mut rows[r];
-            let first = row.scores.iter().map(|s| s.2).min().unwrap_or(0);
-            let last = row.scores.iter().map(|s| s.2 + s.3.len()).max().unwrap_or(first);
-            let lsm = log_softmax(&logits.i((b, first..last))?.unsqueeze(0)?)?.squeeze(0)?;
-            let lsm: Vec<Vec<f32>> = lsm.to_vec2()?;
             for (i, j, pos, targets) in row.scores.drain(..) {
                 let mut ll = 0f64;
                 let mut greedy = true;
