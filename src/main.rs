@@ -2,6 +2,7 @@ use clap::Parser;
 use dtm_studio::cli::{self, Cli, HEADLESS_COMMANDS};
 
 fn main() -> std::process::ExitCode {
+    dtm_studio::engine::memory::keep_freed_memory();
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     let parsed = Cli::parse();
     let result = match parsed.command {

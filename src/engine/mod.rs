@@ -8,6 +8,7 @@ pub mod embed;
 pub mod eval;
 pub mod fsutil;
 pub mod known_models;
+pub mod memory;
 pub mod merge;
 pub mod model;
 pub mod pipeline;
