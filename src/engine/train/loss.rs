@@ -36,7 +36,7 @@ pub fn masked_lm_loss(model: &CausalLm, batch: &Batch, ctx: ForwardCtx) -> Resul
     let n = positions.len();
     let selected = hidden.index_select(&Tensor::from_vec(positions, n, device)?, 0)?;
     let logits = model.logits(&selected, ctx)?.to_dtype(candle_core::DType::F32)?;
-    let loss = candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(targets, n, device)?)?;
+    let loss = super::cross_entropy::cross_entropy(&logits, &targets)?;
     Ok(Some((loss, n)))
 }
 

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
+pub mod cross_entropy;
 pub mod error;
 pub mod loss;
 pub mod optimizer;
