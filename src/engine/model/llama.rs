@@ -3,6 +3,7 @@
 //! since candle's fused softmax / rms_norm / rope have no backward) and a fused, KV-cached one for
 //! scoring and generation.
 
+use super::causal_softmax::causal_softmax;
 use super::config::ModelConfig;
 use super::error::Result as ModelResult;
 use super::kv_cache::KvCache;
@@ -70,20 +71,25 @@ impl Attention {
         // stacked along the sequence axis.
         let q = q.contiguous()?.reshape((b, self.num_kv_heads, n_rep * t, self.head_dim))?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, self.num_heads, t, s))?;
+        let scores = q.matmul(&k.t()?)?.reshape((b, self.num_heads, t, s))?;
         let in_dtype = scores.dtype();
         let scores = if in_dtype == DType::F32 || in_dtype == DType::F64 { scores } else { scores.to_dtype(DType::F32)? };
-        let mask = match left_pad {
-            Some(pad) => Some(padded_causal_mask(pad, t, s, start, scores.device())?),
-            None => causal_mask(t, s, start, scores.device())?,
-        };
-        let scores = match mask {
-            Some(mask) => scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?,
-            None => scores,
-        };
-        let probs = match kernels {
-            Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
-            Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
+        let probs = if differentiable && left_pad.is_none() {
+            causal_softmax(&scores, scale, start)?
+        } else {
+            let scores = (scores * scale)?;
+            let mask = match left_pad {
+                Some(pad) => Some(padded_causal_mask(pad, t, s, start, scores.device())?),
+                None => causal_mask(t, s, start, scores.device())?,
+            };
+            let scores = match mask {
+                Some(mask) => scores.broadcast_add(&mask.to_dtype(scores.dtype())?)?,
+                None => scores,
+            };
+            match kernels {
+                Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+                Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
+            }
         }
         .to_dtype(in_dtype)?;
         let probs = probs.reshape((b, self.num_kv_heads, n_rep * t, s))?;

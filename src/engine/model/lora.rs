@@ -81,7 +81,8 @@ impl LoraWeights {
             _ => x32,
         };
         let h = x32.matmul(&self.a.t()?)?;
-        (h.matmul(&self.b.t()?)? * self.scale)?.to_dtype(x.dtype())
+        // Scaling the rank-r activations costs r / out of scaling the output.
+        (h * self.scale)?.matmul(&self.b.t()?)?.to_dtype(x.dtype())
     }
 }
 

@@ -2,6 +2,7 @@
 //! tokenizers and chat templates, LoRA adapters, and generation.
 
 pub mod adapter;
+pub mod causal_softmax;
 pub mod config;
 pub mod describe;
 pub mod error;
