@@ -3,6 +3,7 @@
 
 use super::config::ModelConfig;
 use candle_core::{DType, Device, Result, Tensor};
+use rayon::prelude::*;
 
 /// Precomputed cos/sin tables, `[max_positions, head_dim / 2]` each.
 #[derive(Debug, Clone)]
@@ -66,11 +67,64 @@ impl Rope {
         }
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
-        if differentiable {
+        if differentiable && matches!(xs.device(), Device::Cpu) && xs.dtype() == DType::F32 {
+            let table = |t: &Tensor| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>();
+            xs.contiguous()?.apply_op1(RotateOp { cos: table(&cos)?, sin: table(&sin)?, seq })
+        } else if differentiable {
             candle_nn::rotary_emb::rope_slow(xs, &cos, &sin)
         } else {
             candle_nn::rotary_emb::rope(&xs.contiguous()?, &cos.contiguous()?, &sin.contiguous()?)
         }
+    }
+}
+
+/// Non-interleaved RoPE on contiguous f32 `[.., seq, head_dim]` with a backward pass (the
+/// rotation's transpose is the rotation by minus the angle), in one pass each way instead of the
+/// composed form's multiply / rotate-half / add passes.
+struct RotateOp {
+    /// `[seq, head_dim / 2]`.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    seq: usize,
+}
+
+fn rotate(x: &[f32], cos: &[f32], sin: &[f32], seq: usize, sign: f32) -> Vec<f32> {
+    let half = cos.len() / seq.max(1);
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(2 * half).zip(x.par_chunks(2 * half)).enumerate().for_each(|(row, (o, x))| {
+        let t = row % seq;
+        let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
+        let (x1, x2) = x.split_at(half);
+        let (o1, o2) = o.split_at_mut(half);
+        for i in 0..half {
+            let si = sign * s[i];
+            o1[i] = x1[i] * c[i] - x2[i] * si;
+            o2[i] = x2[i] * c[i] + x1[i] * si;
+        }
+    });
+    out
+}
+
+impl candle_core::CustomOp1 for RotateOp {
+    fn name(&self) -> &'static str {
+        "rope-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let Some((a, b)) = layout.contiguous_offsets() else { candle_core::bail!("rope: input must be contiguous") };
+        let candle_core::CpuStorage::F32(all) = storage else { candle_core::bail!("rope: input must be f32") };
+        let out = rotate(&all[a..b], &self.cos, &self.sin, self.seq, 1.0);
+        Ok((candle_core::CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let grad = rotate(&g, &self.cos, &self.sin, self.seq, -1.0);
+        Ok(Some(Tensor::from_vec(grad, grad_res.shape(), grad_res.device())?))
     }
 }
 
@@ -101,6 +155,22 @@ mod tests {
             eos_token_ids: vec![],
             saved_dtype: None,
         }
+    }
+
+    #[test]
+    fn fused_training_rotation_matches_the_composed_one_with_gradients() -> Result<()> {
+        let dev = Device::Cpu;
+        let rope = Rope::new(&inverse_frequencies(&cfg(None)), 64, DType::F32, &dev)?;
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 5, 16), &dev)?)?;
+        let fused = rope.apply(x.as_tensor(), 7, true)?;
+        let (cos, sin) = (rope.cos.narrow(0, 7, 5)?, rope.sin.narrow(0, 7, 5)?);
+        let plain = candle_nn::rotary_emb::rope_slow(x.as_tensor(), &cos, &sin)?;
+        assert!((&fused - &plain)?.abs()?.max_all()?.to_scalar::<f32>()? < 1e-6);
+        let probe = Tensor::randn(0f32, 1.0, (2, 3, 5, 16), &dev)?;
+        let ga = (fused * &probe)?.sum_all()?.backward()?.get(x.as_tensor()).unwrap().clone();
+        let gb = (plain * &probe)?.sum_all()?.backward()?.get(x.as_tensor()).unwrap().clone();
+        assert!((ga - gb)?.abs()?.max_all()?.to_scalar::<f32>()? < 1e-5);
+        Ok(())
     }
 
     #[test]
