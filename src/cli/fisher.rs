@@ -1,10 +1,10 @@
 //! `dtm-studio fisher`: a sub-model's diagonal empirical Fisher on its own portion, saved as
 //! `fisher.safetensors` in its adapter folder for `merge --method fisher`.
 
+use super::portion::PortionArgs;
 use super::progress::with_progress;
 use super::RuntimeArgs;
-use crate::engine::data::prompt::{PromptOptions, PromptTemplate};
-use crate::engine::data::{DataFormat, LoadDataOptions};
+use crate::engine::data::prompt::PromptOptions;
 use crate::engine::device::open_device;
 use crate::engine::merge::fisher_run::{run_fisher, FisherRequest};
 use crate::engine::pipeline::CancelToken;
@@ -22,21 +22,9 @@ pub struct FisherArgs {
     /// The sub-model's adapter (or run) folder; fisher.safetensors is written into it.
     #[arg(long)]
     pub adapter: PathBuf,
-    /// The instruction data the sub-model was trained on.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// The sub-model's portion: clusters.json:N, ranges like 0-99,200-299 or a file of row indices (default: all rows).
-    #[arg(long)]
-    pub rows: Option<String>,
-    /// Data format (default: detected).
-    #[arg(long)]
-    pub format: Option<DataFormat>,
-    /// Prompt template, as in training: alpaca or chat.
-    #[arg(long, default_value = "alpaca")]
-    pub template: PromptTemplate,
-    /// Use every turn of multi-turn data, not just the first exchange.
-    #[arg(long)]
-    pub all_turns: bool,
+    /// The data and portion the sub-model was trained on, rendered as in training.
+    #[command(flatten)]
+    pub portion: PortionArgs,
     /// Maximum tokens per example (default: the run's training setting from trainer_state.json, else 1024).
     #[arg(long)]
     pub max_len: Option<usize>,
@@ -60,10 +48,10 @@ pub fn run(args: FisherArgs) -> anyhow::Result<()> {
     let request = FisherRequest {
         base: args.model.clone(),
         adapter: args.adapter.clone(),
-        data: args.data.clone(),
-        data_options: LoadDataOptions { format: args.format, ..Default::default() },
-        rows: args.rows.clone(),
-        prompt: PromptOptions { template: args.template, max_len, first_turn_only: !args.all_turns },
+        data: args.portion.data.clone(),
+        data_options: args.portion.data_options(),
+        rows: args.portion.rows.clone(),
+        prompt: args.portion.prompt(max_len),
         samples: args.samples,
         seed: args.seed,
         device: open_device(args.runtime.device)?,

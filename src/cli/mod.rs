@@ -10,6 +10,7 @@ mod eval;
 mod fisher;
 mod inspect;
 mod merge;
+mod portion;
 mod progress;
 mod train;
 

@@ -1,10 +1,9 @@
 //! `dtm-studio train`: one LoRA fine-tuning run with a progress bar; Ctrl-C saves a checkpoint
 //! and stops, and running the same command again resumes.
 
+use super::portion::PortionArgs;
 use super::progress::with_progress;
 use super::RuntimeArgs;
-use crate::engine::data::prompt::{PromptOptions, PromptTemplate};
-use crate::engine::data::{DataFormat, LoadDataOptions};
 use crate::engine::device::open_device;
 use crate::engine::model::LoadOptions;
 use crate::engine::pipeline::CancelToken;
@@ -21,27 +20,14 @@ pub struct TrainArgs {
     /// Base model: a folder with config.json, a .gguf file, or a cached HF id.
     #[arg(long)]
     pub model: String,
-    /// Instruction data (Alpaca JSON/JSONL, ShareGPT, OpenAI messages, CSV, Parquet).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub portion: PortionArgs,
     /// Run folder (adapter, trainer_state.json, checkpoint/).
     #[arg(long)]
     pub out: PathBuf,
     /// Settings to start from: paper or quick.
     #[arg(long, default_value = "paper")]
     pub preset: String,
-    /// Train on these rows only: a portion of a split (clusters.json:2), ranges like 0-99,200-299, or a file of row indices.
-    #[arg(long)]
-    pub rows: Option<String>,
-    /// Data format (default: detected).
-    #[arg(long)]
-    pub format: Option<DataFormat>,
-    /// Prompt template: alpaca (the paper's) or chat (the model's chat template).
-    #[arg(long, default_value = "alpaca")]
-    pub template: PromptTemplate,
-    /// Train on every turn of multi-turn data, not just the first exchange.
-    #[arg(long)]
-    pub all_turns: bool,
     /// LoRA rank.
     #[arg(long)]
     pub lora_r: Option<usize>,
@@ -142,10 +128,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         run: run_name,
         model: args.model.clone(),
         load: LoadOptions { device, dtype: args.runtime.dtype.map(|d| d.0), adapter: None },
-        data: args.data.clone(),
-        data_options: LoadDataOptions { format: args.format, ..Default::default() },
-        rows: args.rows.clone(),
-        prompt: PromptOptions { template: args.template, first_turn_only: !args.all_turns, ..Default::default() },
+        data: args.portion.data.clone(),
+        data_options: args.portion.data_options(),
+        rows: args.portion.rows.clone(),
+        prompt: args.portion.prompt(config.max_len),
         val_fraction: args.val_fraction,
         val_max: args.val_max,
         out_dir: args.out.clone(),
