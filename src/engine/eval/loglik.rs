@@ -18,7 +18,8 @@ use crate::engine::model::{CausalLm, TextTokenizer};
 use crate::engine::pipeline::CancelToken;
 use candle_core::{IndexOp, Tensor};
 
-/// Largest logits tensor a scoring batch may produce (f32 bytes); wide rows get smaller batches.
+/// Largest logits tensor a scoring batch may produce (f32 bytes), counting every position as if
+/// scored (an upper bound: only scored positions are projected); wide rows get smaller batches.
 pub const LOGITS_BUDGET_BYTES: usize = 1 << 30;
 
 /// The token ids of one item: a shared context and one continuation per choice.
@@ -95,7 +96,8 @@ pub struct ScoringStats {
 }
 
 /// Cuts `order` (sorted longest first) into batches of at most `batch_rows` rows whose padded
-/// logits (`rows x longest x vocab` f32) stay within [`LOGITS_BUDGET_BYTES`].
+/// positions, projected to the vocabulary (`rows x longest x vocab` f32), would stay within
+/// [`LOGITS_BUDGET_BYTES`].
 pub fn budget_batches(order: &[usize], len_of: impl Fn(usize) -> usize, batch_rows: usize, vocab: usize) -> Vec<&[usize]> {
     let max_tokens = (LOGITS_BUDGET_BYTES / (4 * vocab.max(1))).max(1);
     let mut batches = Vec::new();
