@@ -47,6 +47,11 @@ fn merge(spec: MergeSpec, idx: &[usize], output: MergeOutput, out: &Path) -> Mer
     run_merge(&req, &EventSink::discard(), &CancelToken::new()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A reference case's PyTorch logits, flattened.
+fn reference_logits(case: &serde_json::Value) -> Vec<f32> {
+    case["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect()
+}
+
 fn spec_of(case: &serde_json::Value) -> MergeSpec {
     let mut spec = MergeSpec::new(case["method"].as_str().unwrap().parse().unwrap());
     spec.weights = Some(parse_weights(case["weights"].as_str().unwrap()).unwrap());
@@ -72,12 +77,7 @@ fn merge_full_models_match_pytorch_for_every_method() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("merged");
         merge(spec_of(case), &case_adapters(case), MergeOutput::Full, &out);
-        let want: Vec<f32> = case["logits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
-            .collect();
+        let want = reference_logits(case);
         let got = logits(&out, None);
         let d = max_abs_diff(&got, &want);
         eprintln!("{name}: max |logit - PyTorch| {d:.2e}");
@@ -96,12 +96,7 @@ fn merge_exact_adapters_equal_the_full_merge_and_concatenate_ranks() {
         let outcome = merge(spec_of(case), &case_adapters(case), MergeOutput::Adapter, &out);
         let report = outcome.adapter.unwrap();
         assert!(report.modules.iter().all(|m| m.exact && m.rel_error == 0.0), "{name}");
-        let want: Vec<f32> = case["logits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
-            .collect();
+        let want = reference_logits(case);
         let d = max_abs_diff(&logits(&fixture("tiny-llama"), Some(out.clone())), &want);
         eprintln!("{name}: adapter max |logit - PyTorch| {d:.2e}");
         assert!(d < 2e-4, "{name}: merged adapter differs by {d}");
