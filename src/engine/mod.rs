@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod cpu;
 pub mod data;
 pub mod device;
 pub mod embed;

@@ -3,6 +3,7 @@
 
 use super::frozen_matmul::frozen_matmul;
 use super::lora::LoraWeights;
+use super::lora_linear::fused_lora_linear;
 use candle_core::{Result, Tensor};
 
 /// How a forward pass runs.
@@ -85,13 +86,23 @@ impl Linear {
         let in_features = dims[dims.len() - 1];
         let rows = xs.elem_count() / in_features.max(1);
         let flat = xs.reshape((rows, in_features))?;
-        let frozen_training = ctx.kernels == Kernels::Differentiable && !self.weight.is_variable();
-        let mut ys = if frozen_training { frozen_matmul(&flat, &self.weight)? } else { flat.matmul(&self.weight.t()?)? };
+        let fused = match &self.lora {
+            Some(lora) => fused_lora_linear(&flat, &self.weight, lora, ctx.dropout_seed)?,
+            None => None,
+        };
+        let mut ys = match fused {
+            Some(ys) => ys,
+            None => {
+                let frozen_training = ctx.kernels == Kernels::Differentiable && !self.weight.is_variable();
+                let ys = if frozen_training { frozen_matmul(&flat, &self.weight)? } else { flat.matmul(&self.weight.t()?)? };
+                match &self.lora {
+                    Some(lora) => (ys + lora.delta(&flat, ctx.dropout_seed)?)?,
+                    None => ys,
+                }
+            }
+        };
         if let Some(b) = &self.bias {
             ys = ys.broadcast_add(b)?;
-        }
-        if let Some(lora) = &self.lora {
-            ys = (ys + lora.delta(&flat, ctx.dropout_seed)?)?;
         }
         let mut out_dims = dims;
         let last = out_dims.len() - 1;

@@ -70,12 +70,17 @@ pub struct LoraWeights {
 }
 
 impl LoraWeights {
+    /// The seed of this layer's dropout mask in the pass seeded `pass_seed`.
+    pub fn mask_seed(&self, pass_seed: u64) -> u64 {
+        pass_seed ^ self.mask_stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
     /// `s * B A dropout(x)` for `x [n, in]`, in f32, cast back to `x`'s dtype.
     pub fn delta(&self, x: &Tensor, dropout_seed: Option<u64>) -> candle_core::Result<Tensor> {
         let x32 = x.to_dtype(DType::F32)?;
         let x32 = match dropout_seed {
             Some(seed) if self.dropout > 0.0 => {
-                let mask = dropout_mask(x32.elem_count(), self.dropout, seed ^ self.mask_stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mask = dropout_mask(x32.elem_count(), self.dropout, self.mask_seed(seed));
                 (x32 * Tensor::from_vec(mask, x.shape(), x.device())?)?
             }
             _ => x32,
@@ -86,19 +91,24 @@ impl LoraWeights {
     }
 }
 
-/// A seeded dropout mask: 0 with probability p, else 1 / (1 - p). Drawn in parallel chunks, each
-/// from its own seeded stream, so the mask depends only on the seed.
+/// A seeded dropout mask: 0 with probability p, else 1 / (1 - p).
 pub fn dropout_mask(len: usize, p: f32, seed: u64) -> Vec<f32> {
-    const CHUNK: usize = 1 << 14;
     let keep = 1.0 / (1.0 - p);
-    let mut mask = vec![0f32; len];
-    mask.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
+    dropout_kept(len, p, seed).into_iter().map(|k| if k { keep } else { 0.0 }).collect()
+}
+
+/// Which of `len` values a seeded dropout of rate `p` keeps. Drawn in parallel chunks, each from
+/// its own seeded stream, so the result depends only on the seed.
+pub fn dropout_kept(len: usize, p: f32, seed: u64) -> Vec<bool> {
+    const CHUNK: usize = 1 << 14;
+    let mut kept = vec![false; len];
+    kept.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        for m in chunk.iter_mut() {
-            *m = if rng.random::<f32>() < p { 0.0 } else { keep };
+        for k in chunk.iter_mut() {
+            *k = rng.random::<f32>() >= p;
         }
     });
-    mask
+    kept
 }
 
 /// Trainable adapters of a model, by HF module name.

@@ -13,6 +13,7 @@ pub mod kv_cache;
 pub mod linear;
 pub mod llama;
 pub mod lora;
+pub mod lora_linear;
 pub mod rms_norm;
 pub mod rope;
 pub mod safetensors_file;
