@@ -3,6 +3,7 @@
 //! Rows are spread over the rayon pool; the element loops are written so that the compiler
 //! vectorises them (AVX2+FMA when the CPU has them, checked at run time).
 
+use crate::engine::cpu::math::lane_sum;
 use rayon::prelude::*;
 
 /// Rows handed to one rayon task.
@@ -56,19 +57,6 @@ pub fn bias_gelu(src: &[f32], bias: &[f32], out: &mut [f32]) {
         }
         bias_gelu_rows(s, bias, o)
     });
-}
-
-#[inline(always)]
-fn lane_sum(v: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = v.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for l in 0..8 {
-            acc[l] += c[l];
-        }
-    }
-    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
 }
 
 #[inline(always)]

@@ -6,6 +6,8 @@
 //! forward is one pass per row and the backward one more: `grad = scale * p * (g - sum(g * p))`.
 //! Other devices and dtypes use the composed ops.
 
+use crate::engine::cpu::math::{exp_f32, lane_dot, lane_max, lane_sum};
+use crate::engine::cpu::vectorised;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
@@ -24,6 +26,28 @@ fn rows<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], usiz
     Ok((&all[a..b], t, s))
 }
 
+vectorised! {
+    /// `out = softmax(scale * x)` (scale > 0).
+    fn softmax_row(x: &[f32], scale: f32, out: &mut [f32]) {
+        let max = lane_max(x) * scale;
+        for (o, x) in out.iter_mut().zip(x) {
+            *o = exp_f32(x * scale - max);
+        }
+        let inv = 1.0 / lane_sum(out);
+        out.iter_mut().for_each(|o| *o *= inv);
+    }
+}
+
+vectorised! {
+    /// `out = scale * p * (g - <g, p>)`.
+    fn softmax_grad_row(p: &[f32], g: &[f32], scale: f32, out: &mut [f32]) {
+        let dot = lane_dot(p, g);
+        for ((o, p), g) in out.iter_mut().zip(p).zip(g) {
+            *o = scale * p * (g - dot);
+        }
+    }
+}
+
 impl CustomOp1 for CausalSoftmax {
     fn name(&self) -> &'static str {
         "causal-softmax"
@@ -34,14 +58,7 @@ impl CustomOp1 for CausalSoftmax {
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(s).zip(x.par_chunks(s)).enumerate().for_each(|(r, (o, x))| {
             let seen = (self.start + r % t + 1).min(s);
-            let max = x[..seen].iter().fold(f32::NEG_INFINITY, |m, v| m.max(v * self.scale));
-            let mut sum = 0f32;
-            for (o, x) in o[..seen].iter_mut().zip(&x[..seen]) {
-                *o = (x * self.scale - max).exp();
-                sum += *o;
-            }
-            let inv = 1.0 / sum;
-            o[..seen].iter_mut().for_each(|o| *o *= inv);
+            softmax_row(&x[..seen], self.scale, &mut o[..seen]);
         });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
@@ -51,12 +68,7 @@ impl CustomOp1 for CausalSoftmax {
         let g = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let s = res.dim(D::Minus1)?;
         let mut grad = vec![0f32; p.len()];
-        grad.par_chunks_mut(s).zip(p.par_chunks(s).zip(g.par_chunks(s))).for_each(|(out, (p, g))| {
-            let dot: f32 = p.iter().zip(g).map(|(p, g)| p * g).sum();
-            for ((o, p), g) in out.iter_mut().zip(p).zip(g) {
-                *o = self.scale * p * (g - dot);
-            }
-        });
+        grad.par_chunks_mut(s).zip(p.par_chunks(s).zip(g.par_chunks(s))).for_each(|(out, (p, g))| softmax_grad_row(p, g, self.scale, out));
         Ok(Some(Tensor::from_vec(grad, res.shape(), res.device())?))
     }
 }

@@ -1,7 +1,7 @@
 //! A dense layer `y = x W^T + b`, optionally with a LoRA adapter, multiplied as one 2-D GEMM
 //! whatever the batch shape.
 
-use super::frozen_matmul::frozen_matmul;
+use super::frozen_matmul::{frozen_matmul, FrozenWeight};
 use super::lora::LoraWeights;
 use super::lora_linear::fused_lora_linear;
 use candle_core::{Result, Tensor};
@@ -34,7 +34,7 @@ impl ForwardCtx {
 /// A linear projection with the PyTorch weight layout `[out, in]`.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: Tensor,
+    weight: FrozenWeight,
     bias: Option<Tensor>,
     lora: Option<LoraWeights>,
 }
@@ -51,12 +51,12 @@ impl Linear {
             }
             _ => weight,
         };
-        Self { weight, bias, lora: None }
+        Self { weight: FrozenWeight::new(weight), bias, lora: None }
     }
 
     /// The weight, `[out, in]`.
     pub fn weight(&self) -> &Tensor {
-        &self.weight
+        self.weight.stored()
     }
 
     /// The bias, if any.
@@ -66,7 +66,7 @@ impl Linear {
 
     /// `(out, in)`.
     pub fn shape(&self) -> Result<(usize, usize)> {
-        self.weight.dims2()
+        self.weight().dims2()
     }
 
     /// Attaches (or with `None` removes) a LoRA adapter.
@@ -93,8 +93,8 @@ impl Linear {
         let mut ys = match fused {
             Some(ys) => ys,
             None => {
-                let frozen_training = ctx.kernels == Kernels::Differentiable && !self.weight.is_variable();
-                let ys = if frozen_training { frozen_matmul(&flat, &self.weight)? } else { flat.matmul(&self.weight.t()?)? };
+                let frozen_training = ctx.kernels == Kernels::Differentiable && !self.weight().is_variable();
+                let ys = if frozen_training { frozen_matmul(&flat, &self.weight)? } else { flat.matmul(&self.weight().t()?)? };
                 match &self.lora {
                     Some(lora) => (ys + lora.delta(&flat, ctx.dropout_seed)?)?,
                     None => ys,
@@ -106,7 +106,7 @@ impl Linear {
         }
         let mut out_dims = dims;
         let last = out_dims.len() - 1;
-        out_dims[last] = self.weight.dim(0)?;
+        out_dims[last] = self.weight().dim(0)?;
         ys.reshape(out_dims)
     }
 }

@@ -10,6 +10,7 @@ use super::kv_cache::KvCache;
 use super::linear::{ForwardCtx, Kernels, Linear};
 use super::lora::LoraSet;
 use super::rope::{inverse_frequencies, Rope};
+use super::swiglu::swiglu;
 use super::weights::Weights;
 use candle_core::{DType, Device, Result, Tensor, D};
 
@@ -141,8 +142,8 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, xs: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
-        let gate = self.gate_proj.forward(xs, ctx)?.silu()?;
-        self.down_proj.forward(&(gate * self.up_proj.forward(xs, ctx)?)?, ctx)
+        let gate = self.gate_proj.forward(xs, ctx)?;
+        self.down_proj.forward(&swiglu(&gate, &self.up_proj.forward(xs, ctx)?)?, ctx)
     }
 }
 

@@ -6,6 +6,7 @@
 //! one output and the backward five, with the dropout mask drawn once and kept as flags. `W`
 //! gets no gradient; `x`, `A` and `B` do.
 
+use super::frozen_matmul::FrozenWeight;
 use super::lora::{dropout_kept, LoraWeights};
 use crate::engine::cpu::gemm::{matmul_into, MatRef};
 use crate::engine::cpu::storage::{cpu, matrix, values, with_matrix};
@@ -22,8 +23,8 @@ struct Dropout {
 }
 
 struct FusedLoraLinear {
-    /// Frozen `[out, in]`, any strides.
-    weight: Tensor,
+    /// Frozen `[out, in]`.
+    weight: FrozenWeight,
     scale: f32,
     dropout: Option<Dropout>,
 }
@@ -45,7 +46,7 @@ impl FusedLoraLinear {
 
     fn check(&self, x: MatRef, a: MatRef, b: MatRef) -> Result<(usize, usize, usize, usize)> {
         let (n, inp, r, out) = (x.rows(), x.cols(), a.rows(), b.rows());
-        let (w_out, w_in) = self.weight.dims2()?;
+        let (w_out, w_in) = self.weight.stored().dims2()?;
         if a.cols() != inp || b.cols() != r || (w_out, w_in) != (out, inp) {
             candle_core::bail!(
                 "LoRA layer: input [{n}, {inp}], A [{r}, {}], B [{out}, {}] and weight [{w_out}, {w_in}] do not fit together",
@@ -70,7 +71,7 @@ impl CustomOp3 for FusedLoraLinear {
         let mut h = vec![0f32; n * r];
         matmul_into(&mut h, xd, a.t(), 1.0, false);
         let mut y = vec![0f32; n * out];
-        with_matrix(&self.weight, |w| {
+        with_matrix(self.weight.stored(), |w| {
             matmul_into(&mut y, x, w.t(), 1.0, false);
             Ok(())
         })?;
@@ -109,7 +110,7 @@ impl CustomOp3 for FusedLoraLinear {
                     }
                 });
             }
-            with_matrix(&self.weight, |w| {
+            with_matrix(&self.weight.for_input_gradient()?, |w| {
                 matmul_into(&mut gx, g, w, 1.0, true);
                 Ok(())
             })?;
@@ -123,16 +124,16 @@ impl CustomOp3 for FusedLoraLinear {
 
 /// `x W^T + s B A dropout(x)` for `x [n, in]` through the fused CPU kernel, or `None` where it
 /// does not apply (another device or dtype, or a trainable `W`) and the composed ops must run.
-pub fn fused_lora_linear(x: &Tensor, weight: &Tensor, lora: &LoraWeights, dropout_seed: Option<u64>) -> Result<Option<Tensor>> {
-    let all_f32 = [x, weight, &lora.a, &lora.b].iter().all(|t| t.dtype() == DType::F32);
-    if !matches!(x.device(), Device::Cpu) || !all_f32 || weight.is_variable() {
+pub fn fused_lora_linear(x: &Tensor, weight: &FrozenWeight, lora: &LoraWeights, dropout_seed: Option<u64>) -> Result<Option<Tensor>> {
+    let all_f32 = [x, weight.stored(), &lora.a, &lora.b].iter().all(|t| t.dtype() == DType::F32);
+    if !matches!(x.device(), Device::Cpu) || !all_f32 || weight.stored().is_variable() {
         return Ok(None);
     }
     let dropout = match dropout_seed {
         Some(seed) if lora.dropout > 0.0 => Some(Dropout { p: lora.dropout, seed: lora.mask_seed(seed), kept: OnceLock::new() }),
         _ => None,
     };
-    let op = FusedLoraLinear { weight: weight.detach(), scale: lora.scale as f32, dropout };
+    let op = FusedLoraLinear { weight: weight.clone(), scale: lora.scale as f32, dropout };
     x.contiguous()?.apply_op3(&lora.a.contiguous()?, &lora.b.contiguous()?, op).map(Some)
 }
 
@@ -160,7 +161,7 @@ mod tests {
             let a = Var::from_tensor(&Tensor::randn(0f32, 0.3, (r, inp), &dev)?)?;
             let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, (out, r), &dev)?)?;
             let lora = LoraWeights { a: a.as_tensor().clone(), b: b.as_tensor().clone(), scale: 1.75, dropout: 0.3, mask_stream: 3 };
-            let fused = fused_lora_linear(x.as_tensor(), &w, &lora, dropout_seed)?.expect("the CPU kernel applies");
+            let fused = fused_lora_linear(x.as_tensor(), &FrozenWeight::new(w.clone()), &lora, dropout_seed)?.expect("the CPU kernel applies");
             let plain = (x.as_tensor().matmul(&w.t()?)? + lora.delta(x.as_tensor(), dropout_seed)?)?;
             assert!(max_diff(&fused, &plain) < 1e-5, "forward differs by {}", max_diff(&fused, &plain));
             let probe = Tensor::randn(0f32, 1.0, (n, out), &dev)?;

@@ -18,6 +18,7 @@ pub mod rms_norm;
 pub mod rope;
 pub mod safetensors_file;
 pub mod source;
+pub mod swiglu;
 pub mod tokenizer;
 pub mod weights;
 

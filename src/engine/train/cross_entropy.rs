@@ -7,6 +7,8 @@
 //! more, writing `(softmax - onehot) * grad` straight into the gradient. Other devices and dtypes
 //! use candle's composition.
 
+use crate::engine::cpu::math::{exp_f32, lane_max, lane_sum_map};
+use crate::engine::cpu::vectorised;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -30,9 +32,21 @@ impl RowCrossEntropy {
     }
 }
 
-fn log_sum_exp(row: &[f32]) -> f32 {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    max + row.iter().map(|x| (x - max).exp()).sum::<f32>().ln()
+vectorised! {
+    fn log_sum_exp(row: &[f32]) -> f32 {
+        let max = lane_max(row);
+        max + lane_sum_map(row, |x| exp_f32(x - max)).ln()
+    }
+}
+
+vectorised! {
+    /// `grad = scale * (e^(x - lse) - onehot(target))` for one row.
+    fn softmax_grad_row(row: &[f32], lse: f32, scale: f32, target: usize, grad: &mut [f32]) {
+        for (g, x) in grad.iter_mut().zip(row) {
+            *g = exp_f32(x - lse) * scale;
+        }
+        grad[target] -= scale;
+    }
 }
 
 impl CustomOp1 for RowCrossEntropy {
@@ -57,11 +71,7 @@ impl CustomOp1 for RowCrossEntropy {
         grad.par_chunks_mut(vocab).zip(logits.par_chunks(vocab)).enumerate().for_each(|(i, (g, row))| {
             let t = self.targets[i] as usize;
             // logsumexp = loss + x[target], saved by the forward pass.
-            let lse = losses[i] + row[t];
-            for (g, x) in g.iter_mut().zip(row) {
-                *g = (x - lse).exp() * scale[i];
-            }
-            g[t] -= scale[i];
+            softmax_grad_row(row, losses[i] + row[t], scale[i], t, g);
         });
         Ok(Some(Tensor::from_vec(grad, arg.shape(), arg.device())?))
     }
