@@ -46,6 +46,18 @@ impl<'a> MatRef<'a> {
 /// `dst = scale * a b` (or `dst += scale * a b` with `accumulate`), `dst` row-major
 /// `[a.rows, b.cols]`. Runs on the rayon pool with candle's thread count.
 pub fn matmul_into(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool) {
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    product(dst, a, b, scale, accumulate, parallelism)
+}
+
+/// [`matmul_into`] on the calling thread only, for products that are themselves run in
+/// parallel (one per attention head).
+pub fn matmul_into_serial(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool) {
+    product(dst, a, b, scale, accumulate, gemm::Parallelism::None)
+}
+
+fn product(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool, parallelism: gemm::Parallelism) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "inner dimensions differ: {}x{} times {}x{}", a.rows, a.cols, b.rows, b.cols);
     assert_eq!(dst.len(), m * n, "destination holds {} values, the product {m}x{n}", dst.len());
@@ -58,8 +70,6 @@ pub fn matmul_into(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate
         }
         return;
     }
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the views were bounds-checked on construction and `dst` holds exactly m x n values;
     // gemm reads `dst` only when asked to accumulate.
     unsafe {

@@ -27,23 +27,24 @@ fn rows<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], usiz
 }
 
 vectorised! {
-    /// `out = softmax(scale * x)` (scale > 0).
-    fn softmax_row(x: &[f32], scale: f32, out: &mut [f32]) {
-        let max = lane_max(x) * scale;
-        for (o, x) in out.iter_mut().zip(x) {
-            *o = exp_f32(x * scale - max);
+    /// `row = softmax(scale * row)` (scale > 0).
+    pub fn softmax_in_place(row: &mut [f32], scale: f32) {
+        let max = lane_max(row) * scale;
+        for x in row.iter_mut() {
+            *x = exp_f32(*x * scale - max);
         }
-        let inv = 1.0 / lane_sum(out);
-        out.iter_mut().for_each(|o| *o *= inv);
+        let inv = 1.0 / lane_sum(row);
+        row.iter_mut().for_each(|x| *x *= inv);
     }
 }
 
 vectorised! {
-    /// `out = scale * p * (g - <g, p>)`.
-    fn softmax_grad_row(p: &[f32], g: &[f32], scale: f32, out: &mut [f32]) {
+    /// The gradient of the raw scores from that of the probabilities `p = softmax(scale *
+    /// scores)`, in place: `g = scale * p * (g - <g, p>)`.
+    pub fn softmax_grad_in_place(p: &[f32], g: &mut [f32], scale: f32) {
         let dot = lane_dot(p, g);
-        for ((o, p), g) in out.iter_mut().zip(p).zip(g) {
-            *o = scale * p * (g - dot);
+        for (g, p) in g.iter_mut().zip(p) {
+            *g = scale * p * (*g - dot);
         }
     }
 }
@@ -58,17 +59,17 @@ impl CustomOp1 for CausalSoftmax {
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(s).zip(x.par_chunks(s)).enumerate().for_each(|(r, (o, x))| {
             let seen = (self.start + r % t + 1).min(s);
-            softmax_row(&x[..seen], self.scale, &mut o[..seen]);
+            o[..seen].copy_from_slice(&x[..seen]);
+            softmax_in_place(&mut o[..seen], self.scale);
         });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let p = res.flatten_all()?.to_vec1::<f32>()?;
-        let g = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let mut grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let s = res.dim(D::Minus1)?;
-        let mut grad = vec![0f32; p.len()];
-        grad.par_chunks_mut(s).zip(p.par_chunks(s).zip(g.par_chunks(s))).for_each(|(out, (p, g))| softmax_grad_row(p, g, self.scale, out));
+        grad.par_chunks_mut(s).zip(p.par_chunks(s)).for_each(|(g, p)| softmax_grad_in_place(p, g, self.scale));
         Ok(Some(Tensor::from_vec(grad, res.shape(), res.device())?))
     }
 }

@@ -59,6 +59,11 @@ impl Linear {
         self.weight.stored()
     }
 
+    /// The weight with its copy for input gradients.
+    pub fn frozen_weight(&self) -> &FrozenWeight {
+        &self.weight
+    }
+
     /// The bias, if any.
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()

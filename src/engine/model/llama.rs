@@ -5,6 +5,7 @@
 
 use super::causal_softmax::causal_softmax;
 use super::config::ModelConfig;
+use super::fused_attention::{fused_attention, AttentionLayer};
 use super::error::Result as ModelResult;
 use super::kv_cache::KvCache;
 use super::linear::{ForwardCtx, Kernels, Linear};
@@ -42,6 +43,33 @@ struct Attention {
 
 impl Attention {
     fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &Rope,
+        start: usize,
+        left_pad: Option<&[usize]>,
+        cache: Option<&mut (Option<Tensor>, Option<Tensor>)>,
+        ctx: ForwardCtx,
+    ) -> Result<Tensor> {
+        if cache.is_none() && left_pad.is_none() && start == 0 {
+            let layer = AttentionLayer {
+                q: &self.q_proj,
+                k: &self.k_proj,
+                v: &self.v_proj,
+                o: &self.o_proj,
+                heads: self.num_heads,
+                kv_heads: self.num_kv_heads,
+                head_dim: self.head_dim,
+            };
+            if let Some(out) = fused_attention(xs, &layer, rope, ctx.kernels == Kernels::Differentiable)? {
+                return Ok(out);
+            }
+        }
+        self.forward_composed(xs, rope, start, left_pad, cache, ctx)
+    }
+
+    /// The attention from candle ops, for every device, cache and padding.
+    fn forward_composed(
         &self,
         xs: &Tensor,
         rope: &Rope,
@@ -317,6 +345,11 @@ impl CausalLm {
         self.lm_head.forward(hidden, ctx)
     }
 
+    /// The output projection.
+    pub fn lm_head(&self) -> &Linear {
+        &self.lm_head
+    }
+
     /// Names of every linear module (`model.layers.0.self_attn.q_proj`, ...), in layer order.
     pub fn linear_names(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -397,3 +430,49 @@ impl CausalLm {
 /// The linear modules of one decoder layer, by HF name.
 pub const LINEAR_MODULES: [&str; 7] =
     ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    fn linear(out: usize, inp: usize, bias: bool) -> Result<Linear> {
+        let dev = Device::Cpu;
+        let b = if bias { Some(Tensor::randn(0f32, 0.1, out, &dev)?) } else { None };
+        Ok(Linear::new(Tensor::randn(0f32, 0.3, (out, inp), &dev)?, b))
+    }
+
+    /// The fused CPU attention (grouped-query, biases) equals the composed ops, forward and in
+    /// the input's gradient.
+    #[test]
+    fn fused_attention_matches_the_composed_ops() -> Result<()> {
+        let dev = Device::Cpu;
+        let (hidden, heads, kv_heads, head_dim) = (24, 6, 2, 8);
+        let attn = Attention {
+            q_proj: linear(heads * head_dim, hidden, true)?,
+            k_proj: linear(kv_heads * head_dim, hidden, true)?,
+            v_proj: linear(kv_heads * head_dim, hidden, true)?,
+            o_proj: linear(hidden, heads * head_dim, false)?,
+            num_heads: heads,
+            num_kv_heads: kv_heads,
+            head_dim,
+        };
+        let rope = Rope::new(&[1.0, 0.3, 0.05, 0.01], 64, DType::F32, &dev)?;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 11, hidden), &dev)?)?;
+        let diff = |a: &Tensor, b: &Tensor| (a - b).and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>());
+        let probe = Tensor::randn(0f32, 1.0, (3, 11, hidden), &dev)?;
+        for ctx in [ForwardCtx::DIFFERENTIABLE, ForwardCtx::INFERENCE] {
+            let fused = attn.forward(x.as_tensor(), &rope, 0, None, None, ctx)?;
+            let plain = attn.forward_composed(x.as_tensor(), &rope, 0, None, None, ctx)?;
+            assert!(diff(&fused, &plain)? < 1e-5, "forward differs by {}", diff(&fused, &plain)?);
+            if ctx.kernels == Kernels::Differentiable {
+                let gf = (fused * &probe)?.sum_all()?.backward()?;
+                let gp = (plain * &probe)?.sum_all()?.backward()?;
+                let (gf, gp) = (gf.get(x.as_tensor()).unwrap(), gp.get(x.as_tensor()).unwrap());
+                assert!(diff(gf, gp)? < 1e-4, "input gradient differs by {}", diff(gf, gp)?);
+                assert!(gf.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+            }
+        }
+        Ok(())
+    }
+}

@@ -7,6 +7,7 @@ pub mod config;
 pub mod describe;
 pub mod error;
 pub mod frozen_matmul;
+pub mod fused_attention;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;

@@ -58,6 +58,15 @@ impl Rope {
         self.cos.dims()[0]
     }
 
+    /// The cos and sin tables for positions `start..start+seq` as f32, `[seq, head_dim / 2]` each.
+    pub fn tables_f32(&self, start: usize, seq: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        if start + seq > self.max_positions() {
+            candle_core::bail!("sequence of {} positions exceeds the model's context of {} positions", start + seq, self.max_positions());
+        }
+        let table = |t: &Tensor| t.narrow(0, start, seq)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>();
+        Ok((table(&self.cos)?, table(&self.sin)?))
+    }
+
     /// Rotates `xs` of shape `[batch, heads, seq, head_dim]` for positions `start..start+seq`.
     /// `differentiable` selects composed ops that carry gradients; otherwise candle's fused kernel.
     pub fn apply(&self, xs: &Tensor, start: usize, differentiable: bool) -> Result<Tensor> {
@@ -65,12 +74,13 @@ impl Rope {
         if start + seq > self.max_positions() {
             candle_core::bail!("sequence of {} positions exceeds the model's context of {} positions", start + seq, self.max_positions());
         }
+        if differentiable && matches!(xs.device(), Device::Cpu) && xs.dtype() == DType::F32 {
+            let (cos, sin) = self.tables_f32(start, seq)?;
+            return xs.contiguous()?.apply_op1(RotateOp { cos, sin, seq });
+        }
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
-        if differentiable && matches!(xs.device(), Device::Cpu) && xs.dtype() == DType::F32 {
-            let table = |t: &Tensor| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>();
-            xs.contiguous()?.apply_op1(RotateOp { cos: table(&cos)?, sin: table(&sin)?, seq })
-        } else if differentiable {
+        if differentiable {
             candle_nn::rotary_emb::rope_slow(xs, &cos, &sin)
         } else {
             candle_nn::rotary_emb::rope(&xs.contiguous()?, &cos.contiguous()?, &sin.contiguous()?)

@@ -7,29 +7,25 @@
 //! more, writing `(softmax - onehot) * grad` straight into the gradient. Other devices and dtypes
 //! use candle's composition.
 
+use crate::engine::cpu::gemm::{matmul_into, MatRef};
 use crate::engine::cpu::math::{exp_f32, lane_max, lane_sum_map};
+use crate::engine::cpu::storage::{cpu, matrix, values, with_matrix};
 use crate::engine::cpu::vectorised;
+use crate::engine::model::frozen_matmul::FrozenWeight;
+use crate::engine::model::linear::Linear;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
-/// Per-row loss `logsumexp(x) - x[target]` of contiguous f32 logits `[n, vocab]`.
-struct RowCrossEntropy {
-    targets: Vec<u32>,
-}
-
-impl RowCrossEntropy {
-    fn rows<'a>(&self, storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], usize)> {
-        let (n, vocab) = layout.shape().dims2()?;
-        let Some((start, end)) = layout.contiguous_offsets() else { candle_core::bail!("cross-entropy: logits must be contiguous") };
-        let CpuStorage::F32(all) = storage else { candle_core::bail!("cross-entropy: logits must be f32") };
-        if n != self.targets.len() {
-            candle_core::bail!("cross-entropy: {n} rows of logits but {} targets", self.targets.len());
-        }
-        if let Some(t) = self.targets.iter().find(|&&t| t as usize >= vocab) {
-            candle_core::bail!("cross-entropy: target id {t} is outside the vocabulary of {vocab}");
-        }
-        Ok((&all[start..end], vocab))
+/// Refuses targets that do not fit `n` rows of a `vocab`-wide distribution.
+fn check_targets(n: usize, vocab: usize, targets: &[u32]) -> Result<()> {
+    if n != targets.len() {
+        candle_core::bail!("cross-entropy: {n} rows of logits but {} targets", targets.len());
     }
+    if let Some(t) = targets.iter().find(|&&t| t as usize >= vocab) {
+        candle_core::bail!("cross-entropy: target id {t} is outside the vocabulary of {vocab}");
+    }
+    Ok(())
 }
 
 vectorised! {
@@ -40,12 +36,40 @@ vectorised! {
 }
 
 vectorised! {
-    /// `grad = scale * (e^(x - lse) - onehot(target))` for one row.
-    fn softmax_grad_row(row: &[f32], lse: f32, scale: f32, target: usize, grad: &mut [f32]) {
-        for (g, x) in grad.iter_mut().zip(row) {
-            *g = exp_f32(x - lse) * scale;
+    /// Turns one row of logits into the loss gradient `scale * (e^(x - lse) - onehot(target))`.
+    fn logits_to_gradient(row: &mut [f32], lse: f32, scale: f32, target: usize) {
+        for x in row.iter_mut() {
+            *x = exp_f32(*x - lse) * scale;
         }
-        grad[target] -= scale;
+        row[target] -= scale;
+    }
+}
+
+/// Per-row losses `logsumexp(x) - x[target]` of logits `[n, vocab]`.
+fn row_losses(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f32> {
+    logits.par_chunks(vocab).zip(targets.par_iter()).map(|(row, &t)| log_sum_exp(row) - row[t as usize]).collect()
+}
+
+/// Overwrites logits `[n, vocab]` with the gradient of `sum_i scale[i] * loss_i`, given the
+/// losses of the forward pass (`logsumexp = loss + x[target]`).
+fn into_gradient(logits: &mut [f32], vocab: usize, targets: &[u32], losses: &[f32], scale: &[f32]) {
+    logits.par_chunks_mut(vocab).enumerate().for_each(|(i, row)| {
+        let t = targets[i] as usize;
+        let lse = losses[i] + row[t];
+        logits_to_gradient(row, lse, scale[i], t);
+    });
+}
+
+/// Per-row loss `logsumexp(x) - x[target]` of contiguous f32 logits `[n, vocab]`.
+struct RowCrossEntropy {
+    targets: Vec<u32>,
+}
+
+impl RowCrossEntropy {
+    fn rows<'a>(&self, storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], usize)> {
+        let (n, vocab) = layout.shape().dims2()?;
+        check_targets(n, vocab, &self.targets)?;
+        Ok((values(storage, layout)?, vocab))
     }
 }
 
@@ -56,23 +80,14 @@ impl CustomOp1 for RowCrossEntropy {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (logits, vocab) = self.rows(storage, layout)?;
-        let losses: Vec<f32> =
-            logits.par_chunks(vocab).zip(self.targets.par_iter()).map(|(row, &t)| log_sum_exp(row) - row[t as usize]).collect();
-        Ok((CpuStorage::F32(losses), Shape::from(self.targets.len())))
+        Ok((CpuStorage::F32(row_losses(logits, vocab, &self.targets)), Shape::from(self.targets.len())))
     }
 
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let (storage, layout) = arg.storage_and_layout();
-        let candle_core::Storage::Cpu(storage) = &*storage else { candle_core::bail!("cross-entropy: logits left the CPU") };
-        let (logits, vocab) = self.rows(storage, layout)?;
-        let losses = res.to_vec1::<f32>()?;
-        let scale = grad_res.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-        let mut grad = vec![0f32; logits.len()];
-        grad.par_chunks_mut(vocab).zip(logits.par_chunks(vocab)).enumerate().for_each(|(i, (g, row))| {
-            let t = self.targets[i] as usize;
-            // logsumexp = loss + x[target], saved by the forward pass.
-            softmax_grad_row(row, losses[i] + row[t], scale[i], t, g);
-        });
+        let (logits, vocab) = self.rows(cpu(&storage)?, layout)?;
+        let mut grad = logits.to_vec();
+        into_gradient(&mut grad, vocab, &self.targets, &res.to_vec1::<f32>()?, &grad_res.to_dtype(DType::F32)?.to_vec1::<f32>()?);
         Ok(Some(Tensor::from_vec(grad, arg.shape(), arg.device())?))
     }
 }
@@ -84,6 +99,65 @@ pub fn cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     }
     let ids = Tensor::from_slice(targets, targets.len(), logits.device())?;
     candle_nn::loss::cross_entropy(logits, &ids)
+}
+
+/// Per-row losses of `x W^T` for hidden states `x [n, hidden]` and a frozen output projection
+/// `W [vocab, hidden]`. The logits never become a tensor: the forward pass keeps them and the
+/// backward pass turns them into their gradient in place, so the `[n, vocab]` block is written
+/// once each way instead of being allocated, zero-filled and accumulated as graph gradients.
+struct HeadCrossEntropy {
+    weight: FrozenWeight,
+    targets: Vec<u32>,
+    logits: Mutex<Option<Vec<f32>>>,
+    keep: bool,
+}
+
+impl CustomOp1 for HeadCrossEntropy {
+    fn name(&self) -> &'static str {
+        "head-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = matrix(storage, layout)?;
+        let vocab = self.weight.stored().dim(0)?;
+        check_targets(x.rows(), vocab, &self.targets)?;
+        let mut logits = vec![0f32; x.rows() * vocab];
+        with_matrix(self.weight.stored(), |w| {
+            matmul_into(&mut logits, x, w.t(), 1.0, false);
+            Ok(())
+        })?;
+        let losses = row_losses(&logits, vocab, &self.targets);
+        if self.keep {
+            *self.logits.lock().unwrap_or_else(|e| e.into_inner()) = Some(logits);
+        }
+        Ok((CpuStorage::F32(losses), Shape::from(self.targets.len())))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let taken = self.logits.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(mut logits) = taken else { candle_core::bail!("head cross-entropy: backward pass without saved logits") };
+        let vocab = self.weight.stored().dim(0)?;
+        into_gradient(&mut logits, vocab, &self.targets, &res.to_vec1::<f32>()?, &grad_res.to_dtype(DType::F32)?.to_vec1::<f32>()?);
+        let (n, hidden) = arg.dims2()?;
+        let mut grad = vec![0f32; n * hidden];
+        with_matrix(&self.weight.for_input_gradient()?, |w| {
+            matmul_into(&mut grad, MatRef::row_major(&logits, n, vocab), w, 1.0, false);
+            Ok(())
+        })?;
+        Ok(Some(Tensor::from_vec(grad, (n, hidden), &Device::Cpu)?))
+    }
+}
+
+/// Mean cross-entropy of the output projection `head` of hidden states `[n, hidden]` against
+/// `targets`, fused on the CPU (see [`HeadCrossEntropy`]); `None` where it does not apply
+/// (another device or dtype, or a head with an adapter, a bias or a trainable weight).
+pub fn head_cross_entropy(hidden: &Tensor, head: &Linear, targets: &[u32]) -> Result<Option<Tensor>> {
+    let plain_head = head.lora().is_none() && head.bias().is_none() && !head.weight().is_variable();
+    if !matches!(hidden.device(), Device::Cpu) || hidden.dtype() != DType::F32 || head.weight().dtype() != DType::F32 || !plain_head {
+        return Ok(None);
+    }
+    let op = HeadCrossEntropy { weight: head.frozen_weight().clone(), targets: targets.to_vec(), logits: Mutex::new(None), keep: hidden.track_op() };
+    hidden.contiguous()?.apply_op1(op)?.mean_all().map(Some)
 }
 
 #[cfg(test)]
@@ -105,6 +179,23 @@ mod tests {
         let gb = (plain * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
         let d = (ga - gb)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(d < 1e-6, "gradient differs by {d}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_fused_head_matches_projection_then_loss() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (6, 16), &dev)?)?;
+        let head = Linear::new(Tensor::randn(0f32, 0.5, (300, 16), &dev)?, None);
+        let targets = [0u32, 299, 17, 17, 150, 3];
+        let fused = head_cross_entropy(x.as_tensor(), &head, &targets)?.expect("the CPU kernel applies");
+        let plain = cross_entropy(&x.as_tensor().matmul(&head.weight().t()?)?, &targets)?;
+        let (a, b) = (fused.to_scalar::<f32>()?, plain.to_scalar::<f32>()?);
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        let ga = (fused * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
+        let gb = (plain * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
+        let d = (ga - gb)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(d < 1e-5, "gradient differs by {d}");
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! so the output projection (a fifth of the model's work) skips prompt and padding positions.
 
 use super::batch::{Batch, IGNORE_INDEX};
+use super::cross_entropy::{cross_entropy, head_cross_entropy};
 use crate::engine::model::linear::ForwardCtx;
 use crate::engine::model::CausalLm;
 use candle_core::{Result, Tensor};
@@ -35,8 +36,10 @@ pub fn masked_lm_loss(model: &CausalLm, batch: &Batch, ctx: ForwardCtx) -> Resul
     let hidden = hidden.reshape((batch.rows * batch.seq_len, model.config().hidden_size))?;
     let n = positions.len();
     let selected = hidden.index_select(&Tensor::from_vec(positions, n, device)?, 0)?;
-    let logits = model.logits(&selected, ctx)?.to_dtype(candle_core::DType::F32)?;
-    let loss = super::cross_entropy::cross_entropy(&logits, &targets)?;
+    let loss = match head_cross_entropy(&selected, model.lm_head(), &targets)? {
+        Some(loss) => loss,
+        None => cross_entropy(&model.logits(&selected, ctx)?.to_dtype(candle_core::DType::F32)?, &targets)?,
+    };
     Ok(Some((loss, n)))
 }
 
