@@ -20,7 +20,9 @@ pub fn matrix<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<MatRef<'a>
 /// The values of a contiguous f32 CPU storage.
 pub fn values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = storage else { candle_core::bail!("expected f32 values, found {:?}", storage.dtype()) };
-    let Some((a, b)) = layout.contiguous_offsets() else { candle_core::bail!("expected contiguous values, found strides {:?}", layout.stride()) };
+    let Some((a, b)) = layout.contiguous_offsets() else {
+        candle_core::bail!("expected contiguous values, found strides {:?}", layout.stride())
+    };
     Ok(&data[a..b])
 }
 
@@ -36,11 +38,4 @@ pub fn cpu(storage: &Storage) -> Result<&CpuStorage> {
 pub fn with_matrix<R>(t: &Tensor, f: impl FnOnce(MatRef) -> Result<R>) -> Result<R> {
     let (storage, layout) = t.storage_and_layout();
     f(matrix(cpu(&storage)?, layout)?)
-}
-
-/// Calls `f` with the contiguous values of a CPU f32 tensor (copying only when it is strided).
-pub fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    f(values(cpu(&storage)?, layout)?)
 }

@@ -12,7 +12,7 @@
 use super::causal_softmax::{softmax_grad_in_place, softmax_in_place};
 use super::frozen_matmul::FrozenWeight;
 use super::linear::Linear;
-use super::rope::Rope;
+use super::rope::{rotate_rows, Rope};
 use crate::engine::cpu::gemm::{matmul_into, matmul_into_serial, MatRef};
 use crate::engine::cpu::storage::{matrix, with_matrix};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
@@ -84,24 +84,6 @@ struct FusedAttention {
     saved: OnceLock<Saved>,
 }
 
-/// Rotates every head of token-major rows `[tokens, width]` in place by its position's angle
-/// (`sign` -1 rotates back: the transpose, for gradients).
-fn rotate_rows(x: &mut [f32], width: usize, head_dim: usize, cos: &[f32], sin: &[f32], seq: usize, sign: f32) {
-    let half = head_dim / 2;
-    x.par_chunks_mut(width).enumerate().for_each(|(r, row)| {
-        let t = r % seq;
-        let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
-        for head in row.chunks_exact_mut(head_dim) {
-            let (x1, x2) = head.split_at_mut(half);
-            for i in 0..half {
-                let (a, b, si) = (x1[i], x2[i], sign * s[i]);
-                x1[i] = a * c[i] - b * si;
-                x2[i] = b * c[i] + a * si;
-            }
-        }
-    });
-}
-
 /// `[batch, heads, seq, head_dim]` to token-major `[batch * seq, heads * head_dim]`.
 fn heads_to_tokens(src: &[f32], heads: usize, seq: usize, head_dim: usize) -> Vec<f32> {
     let width = heads * head_dim;
@@ -147,7 +129,8 @@ impl CustomOp1 for FusedAttention {
         let mut out_heads = vec![0f32; self.batch * self.heads * t * d];
         probs.par_chunks_mut(t * t).zip(out_heads.par_chunks_mut(t * d)).enumerate().for_each(|(bh, (p, o))| {
             let (b, h) = (bh / self.heads, bh % self.heads);
-            let (qh, kg, vg) = (self.head(&q, self.heads, b, h), self.head(&k, self.kv_heads, b, h / n_rep), self.head(&v, self.kv_heads, b, h / n_rep));
+            let (qh, kg, vg) =
+                (self.head(&q, self.heads, b, h), self.head(&k, self.kv_heads, b, h / n_rep), self.head(&v, self.kv_heads, b, h / n_rep));
             matmul_into_serial(p, qh, kg.t(), 1.0, false);
             for (i, row) in p.chunks_exact_mut(t).enumerate() {
                 softmax_in_place(&mut row[..=i], self.scale());

@@ -84,6 +84,15 @@ impl Linear {
         self.lora.as_ref()
     }
 
+    /// `x W^T` for `x [n, in]`; when training, a frozen weight gets no gradient computed.
+    fn base_product(&self, x: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
+        if ctx.kernels == Kernels::Differentiable && !self.weight().is_variable() {
+            frozen_matmul(x, &self.weight)
+        } else {
+            x.matmul(&self.weight().t()?)
+        }
+    }
+
     /// Applies the layer to `xs [..., in]`. When training, a frozen (non-`Var`) weight gets no
     /// gradient computed for it.
     pub fn forward(&self, xs: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
@@ -91,20 +100,12 @@ impl Linear {
         let in_features = dims[dims.len() - 1];
         let rows = xs.elem_count() / in_features.max(1);
         let flat = xs.reshape((rows, in_features))?;
-        let fused = match &self.lora {
-            Some(lora) => fused_lora_linear(&flat, &self.weight, lora, ctx.dropout_seed)?,
-            None => None,
-        };
-        let mut ys = match fused {
-            Some(ys) => ys,
-            None => {
-                let frozen_training = ctx.kernels == Kernels::Differentiable && !self.weight().is_variable();
-                let ys = if frozen_training { frozen_matmul(&flat, &self.weight)? } else { flat.matmul(&self.weight().t()?)? };
-                match &self.lora {
-                    Some(lora) => (ys + lora.delta(&flat, ctx.dropout_seed)?)?,
-                    None => ys,
-                }
-            }
+        let mut ys = match &self.lora {
+            Some(lora) => match fused_lora_linear(&flat, &self.weight, lora, ctx.dropout_seed)? {
+                Some(ys) => ys,
+                None => (self.base_product(&flat, ctx)? + lora.delta(&flat, ctx.dropout_seed)?)?,
+            },
+            None => self.base_product(&flat, ctx)?,
         };
         if let Some(b) = &self.bias {
             ys = ys.broadcast_add(b)?;

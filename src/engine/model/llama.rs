@@ -5,8 +5,8 @@
 
 use super::causal_softmax::causal_softmax;
 use super::config::ModelConfig;
-use super::fused_attention::{fused_attention, AttentionLayer};
 use super::error::Result as ModelResult;
+use super::fused_attention::{fused_attention, AttentionLayer};
 use super::kv_cache::KvCache;
 use super::linear::{ForwardCtx, Kernels, Linear};
 use super::lora::LoraSet;

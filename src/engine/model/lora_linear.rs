@@ -29,18 +29,27 @@ struct FusedLoraLinear {
     dropout: Option<Dropout>,
 }
 
+impl Dropout {
+    /// Zeroes the dropped values and rescales the kept ones, in place; the mask is drawn on
+    /// the first call and reused after, so the forward and backward passes agree.
+    fn apply(&self, values: &mut [f32]) {
+        const CHUNK: usize = 1 << 14;
+        let kept = self.kept.get_or_init(|| dropout_kept(values.len(), self.p, self.seed));
+        let keep = 1.0 / (1.0 - self.p);
+        values.par_chunks_mut(CHUNK).zip(kept.par_chunks(CHUNK)).for_each(|(v, k)| {
+            for (v, k) in v.iter_mut().zip(k) {
+                *v = if *k { *v * keep } else { 0.0 };
+            }
+        });
+    }
+}
+
 impl FusedLoraLinear {
     /// `x` with dropout applied (`None` without dropout).
     fn dropped(&self, x: &[f32]) -> Option<Vec<f32>> {
         let d = self.dropout.as_ref()?;
-        let kept = d.kept.get_or_init(|| dropout_kept(x.len(), d.p, d.seed));
-        let keep = 1.0 / (1.0 - d.p);
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(1 << 14).zip(x.par_chunks(1 << 14).zip(kept.par_chunks(1 << 14))).for_each(|(o, (x, k))| {
-            for ((o, x), k) in o.iter_mut().zip(x).zip(k) {
-                *o = if *k { x * keep } else { 0.0 };
-            }
-        });
+        let mut out = x.to_vec();
+        d.apply(&mut out);
         Some(out)
     }
 
@@ -63,7 +72,15 @@ impl CustomOp3 for FusedLoraLinear {
         "fused-lora-linear"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, as_: &CpuStorage, al: &Layout, bs: &CpuStorage, bl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        as_: &CpuStorage,
+        al: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (x, a, b) = (matrix(xs, xl)?, matrix(as_, al)?, matrix(bs, bl)?);
         let (n, inp, r, out) = self.check(x, a, b)?;
         let dropped = self.dropped(values(xs, xl)?);
@@ -79,7 +96,14 @@ impl CustomOp3 for FusedLoraLinear {
         Ok((CpuStorage::F32(y), Shape::from((n, out))))
     }
 
-    fn bwd(&self, x_t: &Tensor, a_t: &Tensor, b_t: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x_t: &Tensor,
+        a_t: &Tensor,
+        b_t: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let (xs, xl) = x_t.storage_and_layout();
         let (as_, al) = a_t.storage_and_layout();
@@ -102,13 +126,7 @@ impl CustomOp3 for FusedLoraLinear {
             let mut gx = vec![0f32; n * inp];
             matmul_into(&mut gx, MatRef::row_major(&gh, n, r), a, 1.0, false);
             if let Some(d) = &self.dropout {
-                let keep = 1.0 / (1.0 - d.p);
-                let kept = d.kept.get().expect("the forward pass drew the mask");
-                gx.par_chunks_mut(1 << 14).zip(kept.par_chunks(1 << 14)).for_each(|(g, k)| {
-                    for (g, k) in g.iter_mut().zip(k) {
-                        *g = if *k { *g * keep } else { 0.0 };
-                    }
-                });
+                d.apply(&mut gx);
             }
             with_matrix(&self.weight.for_input_gradient()?, |w| {
                 matmul_into(&mut gx, g, w, 1.0, true);
@@ -161,7 +179,8 @@ mod tests {
             let a = Var::from_tensor(&Tensor::randn(0f32, 0.3, (r, inp), &dev)?)?;
             let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, (out, r), &dev)?)?;
             let lora = LoraWeights { a: a.as_tensor().clone(), b: b.as_tensor().clone(), scale: 1.75, dropout: 0.3, mask_stream: 3 };
-            let fused = fused_lora_linear(x.as_tensor(), &FrozenWeight::new(w.clone()), &lora, dropout_seed)?.expect("the CPU kernel applies");
+            let fused =
+                fused_lora_linear(x.as_tensor(), &FrozenWeight::new(w.clone()), &lora, dropout_seed)?.expect("the CPU kernel applies");
             let plain = (x.as_tensor().matmul(&w.t()?)? + lora.delta(x.as_tensor(), dropout_seed)?)?;
             assert!(max_diff(&fused, &plain) < 1e-5, "forward differs by {}", max_diff(&fused, &plain));
             let probe = Tensor::randn(0f32, 1.0, (n, out), &dev)?;

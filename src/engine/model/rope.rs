@@ -98,21 +98,33 @@ struct RotateOp {
     seq: usize,
 }
 
-fn rotate(x: &[f32], cos: &[f32], sin: &[f32], seq: usize, sign: f32) -> Vec<f32> {
-    let half = cos.len() / seq.max(1);
-    let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(2 * half).zip(x.par_chunks(2 * half)).enumerate().for_each(|(row, (o, x))| {
-        let t = row % seq;
+/// Rotates every head of rows `[rows, width]` in place by the angle of the row's position
+/// (`row % seq`); each row holds `width / head_dim` heads. `sign` -1 rotates back (the
+/// transpose, for gradients).
+pub fn rotate_rows(x: &mut [f32], width: usize, head_dim: usize, cos: &[f32], sin: &[f32], seq: usize, sign: f32) {
+    let half = head_dim / 2;
+    x.par_chunks_mut(width).enumerate().for_each(|(r, row)| {
+        let t = r % seq;
         let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
-        let (x1, x2) = x.split_at(half);
-        let (o1, o2) = o.split_at_mut(half);
-        for i in 0..half {
-            let si = sign * s[i];
-            o1[i] = x1[i] * c[i] - x2[i] * si;
-            o2[i] = x2[i] * c[i] + x1[i] * si;
+        for head in row.chunks_exact_mut(head_dim) {
+            let (x1, x2) = head.split_at_mut(half);
+            for i in 0..half {
+                let (a, b, si) = (x1[i], x2[i], sign * s[i]);
+                x1[i] = a * c[i] - b * si;
+                x2[i] = b * c[i] + a * si;
+            }
         }
     });
-    out
+}
+
+impl RotateOp {
+    /// `[.., seq, head_dim]` values rotated.
+    fn rotate(&self, x: &[f32], sign: f32) -> Vec<f32> {
+        let head_dim = 2 * self.cos.len() / self.seq.max(1);
+        let mut out = x.to_vec();
+        rotate_rows(&mut out, head_dim, head_dim, &self.cos, &self.sin, self.seq, sign);
+        out
+    }
 }
 
 impl candle_core::CustomOp1 for RotateOp {
@@ -127,13 +139,13 @@ impl candle_core::CustomOp1 for RotateOp {
     ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
         let Some((a, b)) = layout.contiguous_offsets() else { candle_core::bail!("rope: input must be contiguous") };
         let candle_core::CpuStorage::F32(all) = storage else { candle_core::bail!("rope: input must be f32") };
-        let out = rotate(&all[a..b], &self.cos, &self.sin, self.seq, 1.0);
+        let out = self.rotate(&all[a..b], 1.0);
         Ok((candle_core::CpuStorage::F32(out), layout.shape().clone()))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let g = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let grad = rotate(&g, &self.cos, &self.sin, self.seq, -1.0);
+        let grad = self.rotate(&g, -1.0);
         Ok(Some(Tensor::from_vec(grad, grad_res.shape(), grad_res.device())?))
     }
 }

@@ -156,7 +156,12 @@ pub fn head_cross_entropy(hidden: &Tensor, head: &Linear, targets: &[u32]) -> Re
     if !matches!(hidden.device(), Device::Cpu) || hidden.dtype() != DType::F32 || head.weight().dtype() != DType::F32 || !plain_head {
         return Ok(None);
     }
-    let op = HeadCrossEntropy { weight: head.frozen_weight().clone(), targets: targets.to_vec(), logits: Mutex::new(None), keep: hidden.track_op() };
+    let op = HeadCrossEntropy {
+        weight: head.frozen_weight().clone(),
+        targets: targets.to_vec(),
+        logits: Mutex::new(None),
+        keep: hidden.track_op(),
+    };
     hidden.contiguous()?.apply_op1(op)?.mean_all().map(Some)
 }
 
@@ -165,6 +170,18 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
+    /// Equal losses (within 1e-5) and gradients of `x` (within `grad_tol`); the losses are
+    /// scaled so the incoming gradient is not 1.
+    fn assert_same_loss_and_gradient(x: &Var, fused: &Tensor, plain: &Tensor, grad_tol: f32) -> Result<()> {
+        let (a, b) = (fused.to_scalar::<f32>()?, plain.to_scalar::<f32>()?);
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        let ga = (fused * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
+        let gb = (plain * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
+        let d = (ga - gb)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(d < grad_tol, "gradient differs by {d}");
+        Ok(())
+    }
+
     #[test]
     fn matches_candles_loss_and_gradient() -> Result<()> {
         let dev = Device::Cpu;
@@ -172,14 +189,7 @@ mod tests {
         let targets = [0u32, 5, 36, 7, 7, 20];
         let fused = cross_entropy(x.as_tensor(), &targets)?;
         let plain = candle_nn::loss::cross_entropy(x.as_tensor(), &Tensor::new(&targets, &dev)?)?;
-        let (a, b) = (fused.to_scalar::<f32>()?, plain.to_scalar::<f32>()?);
-        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-        // Scale the loss so the incoming gradient is not 1.
-        let ga = (fused * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
-        let gb = (plain * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
-        let d = (ga - gb)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(d < 1e-6, "gradient differs by {d}");
-        Ok(())
+        assert_same_loss_and_gradient(&x, &fused, &plain, 1e-6)
     }
 
     #[test]
@@ -190,13 +200,7 @@ mod tests {
         let targets = [0u32, 299, 17, 17, 150, 3];
         let fused = head_cross_entropy(x.as_tensor(), &head, &targets)?.expect("the CPU kernel applies");
         let plain = cross_entropy(&x.as_tensor().matmul(&head.weight().t()?)?, &targets)?;
-        let (a, b) = (fused.to_scalar::<f32>()?, plain.to_scalar::<f32>()?);
-        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-        let ga = (fused * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
-        let gb = (plain * 3.0)?.backward()?.get(x.as_tensor()).unwrap().clone();
-        let d = (ga - gb)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(d < 1e-5, "gradient differs by {d}");
-        Ok(())
+        assert_same_loss_and_gradient(&x, &fused, &plain, 1e-5)
     }
 
     #[test]
