@@ -1,8 +1,10 @@
 //! `dtm-studio bench <what>`: one JSON line per figure, in the anchor scripts' units.
 
 use super::RuntimeArgs;
-use crate::engine::bench::{forward_throughput, train_throughput};
+use crate::engine::bench::{forward_throughput, train_throughput, training_memory};
+use crate::engine::data::PromptOptions;
 use crate::engine::known_models::smollm2_gguf;
+use crate::engine::train::{SftRequest, TrainConfig};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
@@ -30,6 +32,64 @@ pub enum BenchWhat {
     Embed(super::embed::EmbedBenchArgs),
     /// k-means: seconds for 50,000 x 384 standard-normal points, k=4, 1 init, 100 iterations.
     Kmeans(super::cluster::KMeansBenchArgs),
+    /// Process memory (RSS) before, during and after a short training stage, in MB.
+    Memory(MemoryArgs),
+}
+
+/// Arguments of `bench memory`.
+#[derive(Debug, Args)]
+pub struct MemoryArgs {
+    /// Model to train (default: SmolLM2-135M-Instruct from the local models folder).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Instruction data (default: alpaca_en_demo.json in $DTM_DATA_DIR or ../shared/data).
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// Optimiser steps (quick preset).
+    #[arg(long, default_value_t = 4)]
+    pub steps: u64,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+fn default_alpaca() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("DTM_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "../shared/data".into());
+    Some(base.join("instruct/alpaca_en_demo.json")).filter(|p| p.is_file())
+}
+
+fn memory(args: MemoryArgs) -> anyhow::Result<()> {
+    let out = tempfile_dir()?;
+    let mut config = TrainConfig::preset("quick").context("the quick preset")?;
+    config.max_steps = Some(args.steps);
+    config.max_len = 128;
+    let req = SftRequest {
+        run: "memory".into(),
+        model: default_model(&args.model)?,
+        load: args.runtime.options(None)?,
+        data: args
+            .data
+            .clone()
+            .or_else(default_alpaca)
+            .context("no --data given and no alpaca_en_demo.json: pass --data or set DTM_DATA_DIR")?,
+        data_options: Default::default(),
+        rows: None,
+        prompt: PromptOptions { max_len: config.max_len, ..Default::default() },
+        val_fraction: 0.05,
+        val_max: 16,
+        out_dir: out.join("run"),
+        config,
+    };
+    let fig = training_memory(&req);
+    let _ = std::fs::remove_dir_all(&out);
+    println!("{}", serde_json::to_string(&fig?)?);
+    Ok(())
+}
+
+/// A fresh folder under the system's temporary folder.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("dtm-bench-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Model and batch shape of a throughput measurement.
@@ -67,6 +127,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Merge(a) => super::merge::bench(a)?,
         BenchWhat::Embed(a) => super::embed::bench(a)?,
         BenchWhat::Kmeans(a) => super::cluster::bench(a)?,
+        BenchWhat::Memory(a) => memory(a)?,
         BenchWhat::Forward(s) => {
             let model = default_model(&s.model)?;
             let loaded = s.runtime.load(&model, None)?;

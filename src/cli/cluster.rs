@@ -2,12 +2,11 @@
 //! column), with a 2-D map, keywords, representative rows and quality figures in clusters.json;
 //! and `bench kmeans`.
 
-use super::embed::{load_data, EncoderArgs};
+use super::embed::EncoderArgs;
 use super::progress::with_progress;
 use crate::engine::cluster::bench::{kmeans_time, KMeansImpl};
-use crate::engine::cluster::{disperse, field_values, ClusterInput, ClusterMethod, ClusterOptions, ClustersFile};
-use crate::engine::embed::{check_matches, embed_cached, load_embeddings, texts_of, EmbedOptions, TextField};
-use crate::engine::pipeline::CancelToken;
+use crate::engine::cluster::{run_cluster, ClusterMethod, ClusterOptions, ClusterRequest, ClustersFile, EmbeddingSource};
+use crate::engine::data::LoadDataOptions;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -54,47 +53,31 @@ pub struct ClusterArgs {
 
 /// Runs `cluster`.
 pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
-    let cancel = CancelToken::new();
-    let data = load_data(&args.data, args.embeddings.is_none().then_some(args.encoder.field))?;
-    let emb = match &args.embeddings {
-        Some(path) => {
-            let emb = load_embeddings(path)?;
-            check_matches(&emb, &data, path)?;
-            emb
-        }
-        None => {
-            let encoder = args.encoder.load()?;
-            let dir = args.cache_dir.clone().unwrap_or_else(|| parent_or_here(&args.out));
-            let opts = EmbedOptions { batch_size: args.encoder.batch };
-            let (emb, _) = with_progress(|sink| embed_cached(&data, args.encoder.field, &encoder, &opts, &dir, sink, &cancel))?;
-            emb
-        }
+    let embeddings = match &args.embeddings {
+        Some(path) => EmbeddingSource::File(path.clone()),
+        None => EmbeddingSource::Encode {
+            encoder: args.encoder.request()?,
+            field: args.encoder.field,
+            cache_dir: args.cache_dir.clone().unwrap_or_else(|| parent_or_here(&args.out)),
+        },
     };
-    let field: TextField = emb.field.parse().unwrap_or(args.encoder.field);
-    let texts = texts_of(&data.examples, field);
-    let places: Vec<(usize, usize)> = data.examples.iter().map(|e| (e.row, e.line)).collect();
-    let by_values = match (&args.method, &args.by) {
-        (ClusterMethod::Field, Some(name)) => Some((name.as_str(), field_values(&data.examples, name)?)),
-        (ClusterMethod::Field, None) => anyhow::bail!("`--method field` needs `--by COLUMN` (a column such as category or source)"),
-        _ => None,
+    let req = ClusterRequest {
+        data: args.data.clone(),
+        data_options: LoadDataOptions::default(),
+        embeddings,
+        options: ClusterOptions {
+            method: args.method,
+            k: args.k,
+            seed: args.seed,
+            n_init: args.n_init,
+            max_iter: args.max_iter,
+            elbow: args.elbow,
+            ..Default::default()
+        },
+        by: args.by.clone(),
+        out: args.out.clone(),
     };
-    let input = ClusterInput {
-        embeddings: &emb,
-        texts: &texts,
-        places: &places,
-        field_values: by_values.as_ref().map(|(n, v)| (*n, v.as_slice())),
-    };
-    let opts = ClusterOptions {
-        method: args.method,
-        k: args.k,
-        seed: args.seed,
-        n_init: args.n_init,
-        max_iter: args.max_iter,
-        elbow: args.elbow,
-        ..Default::default()
-    };
-    let result = with_progress(|sink| disperse(&input, &opts, sink, &cancel))?;
-    result.save(&args.out)?;
+    let result = with_progress(|sink, cancel| run_cluster(&req, sink, cancel))?;
     print_summary(&result, &args.out);
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! skipped / duplicate / trimmed rows with file:line and field), and with `--model` the token
 //! lengths and what truncation to `--max-len` would do.
 
+use super::progress::with_progress;
 use crate::engine::data::{
-    check_lengths, load_dataset, load_tokenizer, tokenize_dataset, ColumnMapping, DataFormat, LoadDataOptions, PromptOptions,
+    run_data_check, ColumnMapping, DataCheckOutcome, DataCheckRequest, DataFormat, LengthCheck, LoadDataOptions, PromptOptions,
     PromptTemplate,
 };
 use anyhow::Context;
@@ -69,15 +70,16 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
 fn validate(args: ValidateArgs) -> anyhow::Result<()> {
     let columns = args.columns.as_deref().map(ColumnMapping::parse).transpose()?;
     // Read everything, skipping bad rows, so the report lists all problems at once.
-    let opts = LoadDataOptions { format: args.format, columns, skip_bad_rows: true, ..Default::default() };
-    let mut ds = load_dataset(&args.file, &opts).with_context(|| format!("reading {}", args.file.display()))?;
-    let mut tokenized = None;
-    if let Some(model) = &args.model {
-        let tok = load_tokenizer(model).with_context(|| format!("loading the tokenizer of '{model}'"))?;
-        let popts = PromptOptions { template: args.template, max_len: args.max_len, first_turn_only: !args.all_turns };
-        check_lengths(&mut ds, &tok, &popts)?;
-        tokenized = Some(tokenize_dataset(&ds, &tok, &popts)?.1);
-    }
+    let req = DataCheckRequest {
+        path: args.file.clone(),
+        options: LoadDataOptions { format: args.format, columns, skip_bad_rows: true, ..Default::default() },
+        lengths: args.model.as_ref().map(|model| LengthCheck {
+            model: model.clone(),
+            prompt: PromptOptions { template: args.template, max_len: args.max_len, first_turn_only: !args.all_turns },
+        }),
+    };
+    let DataCheckOutcome { dataset: ds, tokenized } =
+        with_progress(|sink, cancel| run_data_check(&req, sink, cancel)).with_context(|| format!("checking {}", args.file.display()))?;
     if args.json {
         let mut out = ds.manifest_json();
         out["tokenize"] = serde_json::to_value(&tokenized)?;
@@ -100,7 +102,7 @@ fn validate(args: ValidateArgs) -> anyhow::Result<()> {
     let skipped = ds.report.skipped();
     if skipped > 0 && !args.skip_bad_rows {
         anyhow::bail!(
-            "{skipped} of {} records are malformed or empty (listed above); loading for training stops at the first of them unless bad rows are skipped (--skip-bad-rows)",
+            "{skipped} of {} records are malformed or empty (listed above); loading for training stops at the first of them unless bad rows are skipped (`skip_bad_rows`)",
             ds.report.records
         );
     }

@@ -3,16 +3,12 @@
 //! `bench embed`.
 
 use super::progress::with_progress;
-use crate::engine::data::{load_dataset, Dataset, LoadDataOptions};
+use crate::engine::data::LoadDataOptions;
 use crate::engine::device::{describe_device, open_device, DeviceRequest};
 use crate::engine::embed::bench::{anchor_sentences, embed_throughput};
-use crate::engine::embed::{embed_dataset, save_embeddings, EmbedOptions, Encoder, EncoderSpec, TextField};
-use crate::engine::known_models::minilm_dir;
-use crate::engine::pipeline::CancelToken;
-use anyhow::Context;
+use crate::engine::embed::{run_embed, EmbedOptions, EmbedRequest, Encoder, EncoderRequest, EncoderSpec, TextField};
 use clap::Args;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 /// Arguments of `embed`.
 #[derive(Debug, Args)]
@@ -46,53 +42,36 @@ pub struct EncoderArgs {
 }
 
 impl EncoderArgs {
-    /// Resolves `--encoder` (with the `minilm` shortcut) and loads it.
-    pub fn load(&self) -> anyhow::Result<Encoder> {
-        let spec = resolve_encoder(&self.encoder)?;
-        let device = open_device(self.device)?;
-        Encoder::load(&spec, &device).with_context(|| format!("loading encoder '{}'", self.encoder))
+    /// The encoder request these arguments describe.
+    pub fn request(&self) -> anyhow::Result<EncoderRequest> {
+        Ok(EncoderRequest {
+            name: self.encoder.clone(),
+            device: open_device(self.device)?,
+            options: EmbedOptions { batch_size: self.batch },
+        })
     }
-}
-
-/// `builtin`, `minilm` or a folder.
-pub fn resolve_encoder(arg: &str) -> anyhow::Result<EncoderSpec> {
-    if arg.trim().eq_ignore_ascii_case("minilm") {
-        let dir =
-            minilm_dir().context("all-MiniLM-L6-v2 is not in the models folder: run scripts/fetch-test-models.sh, or pass its folder")?;
-        return Ok(EncoderSpec::Dir(dir));
-    }
-    arg.parse::<EncoderSpec>().map_err(anyhow::Error::msg)
-}
-
-/// Loads a dataset and warns about rows whose chosen text is empty.
-pub fn load_data(path: &Path, field: Option<TextField>) -> anyhow::Result<Dataset> {
-    let data = load_dataset(path, &LoadDataOptions::default()).with_context(|| format!("reading {}", path.display()))?;
-    if let Some(field) = field {
-        let empty = data.examples.iter().filter(|e| field.select(&e.instruction_text(), &e.response_text()).trim().is_empty()).count();
-        if empty > 0 {
-            eprintln!("warning: {empty} of {} rows have an empty {field} text; they are embedded as empty strings", data.examples.len());
-        }
-    }
-    Ok(data)
 }
 
 /// Runs `embed`.
 pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
-    let data = load_data(&args.data, Some(args.encoder.field))?;
-    let encoder = args.encoder.load()?;
-    let started = Instant::now();
-    let opts = EmbedOptions { batch_size: args.encoder.batch };
-    let emb = with_progress(|sink| embed_dataset(&data, args.encoder.field, &encoder, &opts, sink, &CancelToken::new()))?;
-    let secs = started.elapsed().as_secs_f64();
-    save_embeddings(&args.out, &emb)?;
+    let req = EmbedRequest {
+        data: args.data.clone(),
+        data_options: LoadDataOptions::default(),
+        encoder: args.encoder.request()?,
+        field: args.encoder.field,
+        out: args.out.clone(),
+    };
+    let done = with_progress(|sink, cancel| run_embed(&req, sink, cancel))?;
+    let emb = &done.embeddings;
     println!(
-        "wrote {}: {} rows x {} ({}, field {}) in {secs:.1} s ({:.0} texts/s)",
+        "wrote {}: {} rows x {} ({}, field {}) in {:.1} s ({:.0} texts/s)",
         args.out.display(),
         emb.rows,
         emb.dim,
         emb.encoder,
         emb.field,
-        emb.rows as f64 / secs.max(1e-9)
+        done.seconds,
+        emb.rows as f64 / done.seconds.max(1e-9)
     );
     Ok(())
 }
@@ -120,7 +99,7 @@ pub struct EmbedBenchArgs {
 
 /// Runs `bench embed`: the reference script's 2,000 sentences, one JSON line.
 pub fn bench(args: EmbedBenchArgs) -> anyhow::Result<()> {
-    let spec = resolve_encoder(&args.encoder)?;
+    let spec: EncoderSpec = args.encoder.parse().map_err(anyhow::Error::msg)?;
     let device = open_device(args.device)?;
     let encoder = Encoder::load_with(&spec, &device, !args.candle_bert)?;
     let fig = embed_throughput(&encoder, &anchor_sentences(), args.batch, args.reps, describe_device(&device))?;

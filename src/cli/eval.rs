@@ -1,12 +1,11 @@
 //! `dtm-studio eval --model MODEL [--adapter DIR] --bench NAME:PATH... --out DIR`: scores a model
 //! on benchmarks, writes `DIR/<benchmark>.json` and prints a table; and `dtm-studio bench eval`.
 
+use super::progress::with_progress;
 use super::RuntimeArgs;
 use crate::engine::eval::bench::{arc_throughput, mc_scoring_throughput};
-use crate::engine::eval::results::sha256_path;
-use crate::engine::eval::{apply_limit, evaluate, load_benchmark, BenchSpec, BenchmarkResult, EvalOptions, ModelIdentity};
-use crate::engine::model::LoadedModel;
-use crate::engine::pipeline::{CancelToken, Event, EventSink};
+use crate::engine::eval::stage::{run_eval, EvalRequest};
+use crate::engine::eval::{load_benchmark, BenchSpec, BenchmarkResult, EvalOptions};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -79,35 +78,6 @@ pub struct EvalBenchArgs {
     pub runtime: RuntimeArgs,
 }
 
-/// Runs `work` on a worker thread while drawing its progress events on stderr.
-fn with_progress<T: Send>(work: impl FnOnce(EventSink) -> T + Send) -> T {
-    let (sink, rx) = EventSink::channel(64);
-    std::thread::scope(|s| {
-        let handle = s.spawn(move || work(sink));
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} (eta {eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        for event in rx.iter() {
-            match event {
-                Event::Progress { stage, step, total, detail } => {
-                    bar.set_length(total);
-                    bar.set_position(step);
-                    bar.set_message(format!("{stage} ({detail})"));
-                }
-                Event::Log(line) => bar.println(format!("warning: {line}")),
-                Event::StageDone { .. } | Event::Failed { .. } | Event::Loss { .. } => {}
-            }
-        }
-        bar.finish_and_clear();
-        match handle.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    })
-}
-
 fn pct(x: f64) -> String {
     format!("{:6.2}", 100.0 * x)
 }
@@ -151,49 +121,26 @@ pub fn result_table(r: &BenchmarkResult) -> String {
     out
 }
 
-fn identity(args: &EvalArgs, loaded: &LoadedModel) -> anyhow::Result<ModelIdentity> {
-    Ok(ModelIdentity {
-        model: args.model.clone(),
-        adapter: args.adapter.as_ref().map(|a| a.display().to_string()),
-        model_sha256: sha256_path(loaded.info.source.path())?,
-        adapter_sha256: args.adapter.as_deref().map(sha256_path).transpose()?,
-    })
-}
-
-/// Loads the model and every benchmark, evaluates, writes the result files and prints tables.
+/// Evaluates through the engine's evaluation stage and prints a table per benchmark.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let specs: Vec<BenchSpec> = args.bench.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
-    let mut benches = Vec::new();
-    for spec in &specs {
-        let mut b = load_benchmark(spec).with_context(|| format!("loading benchmark {}", spec.name))?;
-        if let Some(n) = args.limit {
-            apply_limit(&mut b, n);
-        }
-        for s in b.skipped.iter().take(5) {
-            eprintln!("warning: skipped {s}");
-        }
-        if b.skipped.len() > 5 {
-            eprintln!("warning: ... {} more rows of {} skipped", b.skipped.len() - 5, spec.name);
-        }
-        benches.push(b);
-    }
-    let loaded = args.runtime.load(&args.model, args.adapter.clone())?;
-    let who = identity(&args, &loaded)?;
-    let opts = EvalOptions {
-        fewshot: args.fewshot,
-        limit: args.limit,
-        seed: args.seed,
-        batch: args.batch.max(1),
-        max_length: args.max_length,
-        max_new_tokens: args.max_new_tokens,
-        ..Default::default()
+    let req = EvalRequest {
+        model: args.model.clone(),
+        load: args.runtime.options(args.adapter.clone())?,
+        benchmarks: args.bench.iter().map(|s| s.parse()).collect::<Result<_, _>>()?,
+        options: EvalOptions {
+            fewshot: args.fewshot,
+            limit: args.limit,
+            seed: args.seed,
+            batch: args.batch.max(1),
+            max_length: args.max_length,
+            max_new_tokens: args.max_new_tokens,
+            ..Default::default()
+        },
+        out_dir: args.out.clone(),
     };
-    let cancel = CancelToken::new();
-    for b in &benches {
-        let result = with_progress(|sink| evaluate(&loaded, b, &opts, &who, &sink, &cancel))?;
-        let path = result.write(&args.out)?;
-        print!("{}", result_table(&result));
-        println!("  -> {}\n", path.display());
+    for out in with_progress(|sink, cancel| run_eval(&req, sink, cancel))? {
+        print!("{}", result_table(&out.result));
+        println!("  -> {}\n", out.path.display());
     }
     Ok(())
 }

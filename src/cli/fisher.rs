@@ -7,9 +7,7 @@ use super::RuntimeArgs;
 use crate::engine::data::prompt::PromptOptions;
 use crate::engine::device::open_device;
 use crate::engine::merge::fisher_run::{run_fisher, FisherRequest};
-use crate::engine::pipeline::CancelToken;
 use crate::engine::train::state::TrainerState;
-use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -40,10 +38,7 @@ pub struct FisherArgs {
 
 /// Computes and saves the Fisher diagonals with a progress bar; Ctrl-C stops without writing.
 pub fn run(args: FisherArgs) -> anyhow::Result<()> {
-    let trained_max_len = std::fs::read_to_string(args.adapter.join("trainer_state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<TrainerState>(&t).ok())
-        .map(|s| s.config.max_len);
+    let trained_max_len = TrainerState::read(&args.adapter).ok().flatten().map(|s| s.config.max_len);
     let max_len = args.max_len.or(trained_max_len).unwrap_or(PromptOptions::default().max_len);
     let request = FisherRequest {
         base: args.model.clone(),
@@ -56,10 +51,7 @@ pub fn run(args: FisherArgs) -> anyhow::Result<()> {
         seed: args.seed,
         device: open_device(args.runtime.device)?,
     };
-    let cancel = CancelToken::new();
-    let on_signal = cancel.clone();
-    ctrlc::set_handler(move || on_signal.cancel("interrupted (Ctrl-C)")).context("installing the Ctrl-C handler")?;
-    let (fisher, path) = with_progress(|events| run_fisher(&request, events, &cancel))?;
+    let (fisher, path) = with_progress(|events, cancel| run_fisher(&request, events, cancel))?;
     println!("Fisher diagonals of {} weights over {} examples written to {}", fisher.tensors.len(), fisher.examples, path.display());
     Ok(())
 }

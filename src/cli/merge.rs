@@ -1,11 +1,11 @@
 //! `dtm-studio merge`: merge LoRA sub-models into one adapter or a full model folder.
 
+use super::progress::with_progress;
 use crate::engine::device::WorkDType;
 use crate::engine::merge::full::FullOptions;
 use crate::engine::merge::spec::{parse_weights, ModuleOverride};
 use crate::engine::merge::writer::DEFAULT_MAX_SHARD_BYTES;
 use crate::engine::merge::{run_merge, MergeMethod, MergeOutput, MergeRequest, MergeSpec};
-use crate::engine::pipeline::{CancelToken, EventSink};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -119,7 +119,7 @@ fn dtype_to_st(d: candle_core::DType) -> safetensors::Dtype {
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let req = request(&args)?;
     let outcome =
-        run_merge(&req, &EventSink::discard(), &CancelToken::new()).with_context(|| format!("merging into {}", args.out.display()))?;
+        with_progress(|sink, cancel| run_merge(&req, sink, cancel)).with_context(|| format!("merging into {}", args.out.display()))?;
     for w in &outcome.warnings {
         eprintln!("warning: {w}");
     }

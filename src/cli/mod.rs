@@ -12,12 +12,15 @@ mod inspect;
 mod merge;
 mod portion;
 mod progress;
+mod spelling;
 mod train;
 
 use crate::engine::device::{open_device, DeviceRequest, WorkDType};
-use crate::engine::model::{load_model, LoadOptions, LoadedModel};
+use crate::engine::model::{load_model_stage, LoadOptions, LoadRequest, LoadedModel};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+pub use progress::interrupt_token;
+use progress::with_progress;
 use std::path::PathBuf;
 
 /// DTM Studio: Disperse-Then-Merge instruction tuning. With no subcommand, opens the app window.
@@ -70,19 +73,28 @@ pub struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
-    /// Loads `model` (folder, .gguf or cached HF id) with an optional adapter.
+    /// The device and dtype, with an optional adapter folded in.
+    pub fn options(&self, adapter: Option<PathBuf>) -> anyhow::Result<LoadOptions> {
+        Ok(LoadOptions { device: open_device(self.device)?, dtype: self.dtype.map(|d| d.0), adapter })
+    }
+
+    /// Loads `model` (folder, .gguf or cached HF id) with an optional adapter, showing progress.
     pub fn load(&self, model: &str, adapter: Option<PathBuf>) -> anyhow::Result<LoadedModel> {
-        let device = open_device(self.device)?;
-        let opts = LoadOptions { device, dtype: self.dtype.map(|d| d.0), adapter };
-        load_model(model, &opts).with_context(|| format!("loading model '{model}'"))
+        let req = LoadRequest { model: model.to_string(), options: self.options(adapter)? };
+        with_progress(|sink, cancel| load_model_stage(&req, sink, cancel)).with_context(|| format!("loading model '{model}'"))
     }
 }
 
 /// The headless commands this binary offers, for the no-display message.
 pub const HEADLESS_COMMANDS: &str = "inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
 
-/// Runs one subcommand.
+/// Runs one subcommand. Settings named in engine messages are spelled as this command line's
+/// flags.
 pub fn run(command: Command) -> anyhow::Result<()> {
+    run_command(command).map_err(|e| anyhow::anyhow!(spelling::cli_spelling(&format!("{e:#}"))))
+}
+
+fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(args),

@@ -4,11 +4,9 @@
 use super::portion::PortionArgs;
 use super::progress::with_progress;
 use super::RuntimeArgs;
-use crate::engine::device::open_device;
-use crate::engine::model::LoadOptions;
-use crate::engine::pipeline::CancelToken;
+use crate::engine::train::error::TrainError;
 use crate::engine::train::schedule::Schedule;
-use crate::engine::train::state::RunStatus;
+use crate::engine::train::state::TrainerState;
 use crate::engine::train::{run_sft, SftRequest, TrainConfig};
 use anyhow::Context;
 use clap::Args;
@@ -119,15 +117,14 @@ impl TrainArgs {
     }
 }
 
-/// Runs training on a worker thread, drawing its progress; Ctrl-C checkpoints and stops.
+/// Runs training, drawing its progress; Ctrl-C checkpoints and stops.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = args.config()?;
-    let device = open_device(args.runtime.device)?;
     let run_name = args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let request = SftRequest {
         run: run_name,
         model: args.model.clone(),
-        load: LoadOptions { device, dtype: args.runtime.dtype.map(|d| d.0), adapter: None },
+        load: args.runtime.options(None)?,
         data: args.portion.data.clone(),
         data_options: args.portion.data_options(),
         rows: args.portion.rows.clone(),
@@ -137,23 +134,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         config,
     };
-    let cancel = CancelToken::new();
-    let on_signal = cancel.clone();
-    ctrlc::set_handler(move || on_signal.cancel("interrupted (Ctrl-C)")).context("installing the Ctrl-C handler")?;
-    let state = with_progress(|events| run_sft(&request, events, &cancel))?;
-    let last = state.evals.last();
-    match state.status {
-        RunStatus::Finished => {
-            let first = state.evals.first();
-            if let (Some(f), Some(l)) = (first, last) {
-                println!("validation loss {:.4} -> {:.4} over {} steps", f.val_loss, l.val_loss, state.global_step);
-            }
-            println!("adapter written to {}", args.out.display());
+    let state = match with_progress(|events, cancel| run_sft(&request, events, cancel)) {
+        Ok(state) => state,
+        Err(TrainError::Cancelled(c)) => {
+            let at = TrainerState::read(&args.out).ok().flatten().map(|s| format!(" at step {} of {}", s.global_step, s.total_steps));
+            anyhow::bail!("{}{}; run the same command again to resume", c.reason, at.unwrap_or_default())
         }
-        RunStatus::Cancelled => {
-            println!("stopped at step {} of {}; run the same command again to resume", state.global_step, state.total_steps)
-        }
-        RunStatus::Failed | RunStatus::Running => println!("stopped: {}", state.message.unwrap_or_default()),
+        Err(e) => return Err(e.into()),
+    };
+    let (first, last) = (state.evals.first(), state.evals.last());
+    if let (Some(f), Some(l)) = (first.and_then(|e| e.val_loss), last.and_then(|e| e.val_loss)) {
+        println!("validation loss {f:.4} -> {l:.4} over {} steps", state.global_step);
     }
+    println!("adapter written to {}", args.out.display());
     Ok(())
 }

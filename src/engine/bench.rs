@@ -126,3 +126,48 @@ pub fn train_throughput(
     let fig = figure("lora_train", model, batch, seq, seconds);
     Ok((fig, peak_rss_mb()))
 }
+
+/// Resident memory of the process around one training stage, in MB.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemoryFigure {
+    /// What was measured: "train_memory".
+    pub what: &'static str,
+    /// Before the stage (nothing loaded).
+    pub before_mb: f64,
+    /// The highest value sampled (every 20 ms) while the stage ran.
+    pub during_peak_mb: f64,
+    /// After the stage returned, its model dropped and freed memory handed back.
+    pub after_mb: f64,
+    /// Optimiser steps the run took.
+    pub steps: u64,
+}
+
+/// Runs `req` as the training stage while a thread samples the resident set size, and reports
+/// it before, during (peak) and after.
+pub fn training_memory(req: &crate::engine::train::SftRequest) -> Result<MemoryFigure, crate::engine::train::TrainError> {
+    use crate::engine::job::{CancelToken, EventSink};
+    use crate::engine::memory::resident_bytes;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let before = resident_bytes().unwrap_or(0);
+    let (peak, running) = (AtomicU64::new(before), AtomicBool::new(true));
+    let state = std::thread::scope(|s| {
+        s.spawn(|| {
+            while running.load(Ordering::Relaxed) {
+                peak.fetch_max(resident_bytes().unwrap_or(0), Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        let state = crate::engine::train::run_sft(req, &EventSink::discard(), &CancelToken::new());
+        running.store(false, Ordering::Relaxed);
+        state
+    })?;
+    let after = resident_bytes().unwrap_or(0);
+    Ok(MemoryFigure {
+        what: "train_memory",
+        before_mb: mb(before),
+        during_peak_mb: mb(peak.load(Ordering::Relaxed)),
+        after_mb: mb(after),
+        steps: state.global_step,
+    })
+}

@@ -43,7 +43,7 @@ impl FromStr for DeviceRequest {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// The binary was built without the backend the user asked for.
-    #[error("{backend} was requested but this build of dtm-studio has no {backend} support: rebuild with `cargo build --release --features {feature}`")]
+    #[error("{backend} was requested but this build of dtm-studio has no {backend} support: rebuild dtm-studio with the cargo feature `{feature}`")]
     NotCompiled {
         /// "CUDA" or "Metal".
         backend: &'static str,
@@ -166,7 +166,7 @@ mod tests {
         if !cfg!(feature = "cuda") && !cfg!(feature = "metal") {
             assert!(open_device(DeviceRequest::Auto).map(|d| d.is_cpu()).unwrap_or(false));
             let err = open_device(DeviceRequest::Cuda(0)).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("--features cuda"), "{err}");
+            assert!(err.contains("cargo feature `cuda`"), "{err}");
         }
     }
 

@@ -181,7 +181,7 @@ fn data_unknown_shape_lists_keys_and_formats() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "t.jsonl", "{\"text\": \"plain pretraining text\"}\n");
     let err = load_err(&p, &LoadDataOptions::default());
-    assert!(err.contains("'text'") && err.contains("ShareGPT") && err.contains("--columns"), "{err}");
+    assert!(err.contains("'text'") && err.contains("ShareGPT") && err.contains("`columns`"), "{err}");
     assert!(matches!(load_dataset(&p, &LoadDataOptions::default()), Err(DataError::UnknownFormat { .. })));
 }
 

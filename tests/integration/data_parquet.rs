@@ -86,7 +86,7 @@ fn data_parquet_without_known_columns_is_an_error() {
     let p = dir.path().join("t.parquet");
     write_parquet(&p, "message schema { REQUIRED BINARY text (UTF8); }", Compression::LZ4_RAW, &[(vec!["plain"], None, None)]);
     let err = load_dataset(&p, &LoadDataOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("t.parquet") && err.contains("missing column") && err.contains("'text'") && err.contains("--columns"), "{err}");
+    assert!(err.contains("t.parquet") && err.contains("missing column") && err.contains("'text'") && err.contains("`columns`"), "{err}");
     let damaged = dir.path().join("damaged.parquet");
     std::fs::write(&damaged, b"PAR1 not really").unwrap();
     let err = load_dataset(&damaged, &LoadDataOptions::default()).unwrap_err().to_string();

@@ -7,8 +7,10 @@ use dtm_studio::engine::cluster::{disperse, field_values, ClusterError, ClusterI
 use dtm_studio::engine::data::split::select_rows;
 use dtm_studio::engine::data::tokenize::TokenizedExample;
 use dtm_studio::engine::data::{load_dataset, Dataset, LoadDataOptions};
-use dtm_studio::engine::embed::{check_matches, embed_cached, embed_dataset, EmbedOptions, Embeddings, Encoder, HashedEncoder, TextField};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
+use dtm_studio::engine::embed::{
+    check_matches, embed_cached, embed_dataset, EmbedOptions, Embeddings, Encoder, EncoderRequest, HashedEncoder, TextField,
+};
+use dtm_studio::engine::job::{run_stage, CancelToken, EventSink, StageScope};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,7 +39,9 @@ fn synthetic(dir: &Path, identical: bool) -> PathBuf {
 
 fn embed(ds: &Dataset) -> Embeddings {
     let enc = Encoder::Builtin(HashedEncoder::default());
-    embed_dataset(ds, TextField::Instruction, &enc, &EmbedOptions::default(), &EventSink::discard(), &CancelToken::new()).unwrap()
+    let (sink, cancel) = (EventSink::discard(), CancelToken::new());
+    let scope = StageScope { name: "embed", sink: &sink, cancel: &cancel };
+    embed_dataset(ds, TextField::Instruction, &enc, &EmbedOptions::default(), &scope).unwrap()
 }
 
 fn split(ds: &Dataset, emb: &Embeddings, opts: &ClusterOptions, by: Option<&str>) -> Result<ClustersFile, ClusterError> {
@@ -45,7 +49,7 @@ fn split(ds: &Dataset, emb: &Embeddings, opts: &ClusterOptions, by: Option<&str>
     let places: Vec<(usize, usize)> = ds.examples.iter().map(|e| (e.row, e.line)).collect();
     let values = by.map(|name| field_values(&ds.examples, name)).transpose()?;
     let input = ClusterInput { embeddings: emb, texts: &texts, places: &places, field_values: by.zip(values.as_deref()) };
-    disperse(&input, opts, &EventSink::discard(), &CancelToken::new())
+    run_stage("cluster", &EventSink::discard(), &CancelToken::new(), |scope| disperse(&input, opts, &scope))
 }
 
 fn same_labels(a: &[u32], b: &[u32]) -> bool {
@@ -130,7 +134,7 @@ fn disperse_bad_k_and_identical_texts() {
     let same = load_dataset(&synthetic(dir.path(), true), &LoadDataOptions::default()).unwrap();
     let emb = embed(&same);
     let km = split(&same, &emb, &ClusterOptions { k: 4, ..Default::default() }, None).unwrap_err();
-    assert!(km.to_string().contains("only 1 distinct") && km.to_string().contains("--method random"), "{km}");
+    assert!(km.to_string().contains("only 1 distinct") && km.to_string().contains("the method `random`"), "{km}");
     let bal = split(&same, &emb, &ClusterOptions { k: 4, method: ClusterMethod::Balanced, ..Default::default() }, None).unwrap();
     let mut s = bal.quality.sizes.clone();
     s.sort_unstable();
@@ -145,9 +149,9 @@ fn disperse_embeddings_are_cached_and_checked_against_the_data() {
     let dir = tempfile::tempdir().unwrap();
     let ds = load_dataset(&synthetic(dir.path(), false), &LoadDataOptions::default()).unwrap();
     let other = load_dataset(&synthetic(dir.path(), true), &LoadDataOptions::default()).unwrap();
-    let enc = Encoder::Builtin(HashedEncoder::default());
+    let enc = EncoderRequest { name: "builtin".into(), device: candle_core::Device::Cpu, options: EmbedOptions::default() };
     let cache = dir.path().join("cache");
-    let run = |field| embed_cached(&ds, field, &enc, &EmbedOptions::default(), &cache, &EventSink::discard(), &CancelToken::new()).unwrap();
+    let run = |field| embed_cached(&ds, field, &enc, &cache, &EventSink::discard(), &CancelToken::new()).unwrap();
     let (first, reused) = run(TextField::Instruction);
     assert!(!reused);
     let (second, reused) = run(TextField::Instruction);
@@ -158,7 +162,7 @@ fn disperse_embeddings_are_cached_and_checked_against_the_data() {
     assert_ne!(resp.values, first.values);
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
     let err = check_matches(&first, &other, Path::new("e.safetensors")).unwrap_err().to_string();
-    assert!(err.contains("made from other data") && err.contains("dtm-studio embed"), "{err}");
+    assert!(err.contains("made from other data") && err.contains("embed this file again"), "{err}");
 }
 
 #[test]

@@ -5,8 +5,8 @@ use crate::common::fixture;
 use candle_core::Device;
 use dtm_studio::engine::data::{load_dataset, LoadDataOptions};
 use dtm_studio::engine::embed::{embed_texts, BertEncoder, EmbedError, EmbedOptions, Encoder, EncoderSpec};
+use dtm_studio::engine::job::{CancelToken, EventSink, StageScope};
 use dtm_studio::engine::known_models::minilm_dir;
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -59,7 +59,9 @@ fn disperse_minilm_matches_sentence_transformers() {
     assert!(enc.is_packed_cpu());
     // Through the batching used everywhere (sorted by length, batches of 32).
     let enc = Encoder::Bert(Box::new(enc));
-    let ours = embed_texts(&enc, &texts, &EmbedOptions { batch_size: 32 }, &EventSink::discard(), &CancelToken::new()).unwrap();
+    let (sink, cancel) = (EventSink::discard(), CancelToken::new());
+    let scope = StageScope { name: "embed", sink: &sink, cancel: &cancel };
+    let ours = embed_texts(&enc, &texts, &EmbedOptions { batch_size: 32 }, &scope).unwrap();
     let mut worst = (1.0f64, 0usize);
     for i in 0..texts.len() {
         let (a, b) = (&ours[i * 384..(i + 1) * 384], &reference[i * 384..(i + 1) * 384]);
@@ -102,7 +104,7 @@ fn disperse_encoder_folder_that_is_not_bert_is_refused() {
         Err(e) => e.to_string(),
     };
     let llama = msg(EncoderSpec::Dir(fixture("tiny-llama")));
-    assert!(llama.contains("model_type 'llama'") && llama.contains("--encoder builtin"), "{llama}");
+    assert!(llama.contains("model_type 'llama'") && llama.contains("the `builtin` encoder"), "{llama}");
     let missing = msg(EncoderSpec::Dir(PathBuf::from("/no/such/encoder")));
     assert!(missing.contains("/no/such/encoder") && missing.contains("no such folder"), "{missing}");
     let empty = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 use crate::common::{fixture, load_cpu_f32};
 use dtm_studio::engine::eval::results::ItemResult;
 use dtm_studio::engine::eval::{evaluate, load_benchmark, BenchSpec, EvalError, EvalOptions, ModelIdentity};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
+use dtm_studio::engine::job::{CancelToken, EventSink};
 
 fn who() -> ModelIdentity {
     ModelIdentity { model: "tiny-llama".into(), adapter: None, model_sha256: "test".into(), adapter_sha256: None }
@@ -59,7 +59,7 @@ fn eval_requests_longer_than_the_window_are_cut_and_counted() {
     let m = load_cpu_f32(&fixture("tiny-llama"));
     let full = evaluate(&m, &bench, &EvalOptions::default(), &who(), &EventSink::discard(), &CancelToken::new()).unwrap();
     assert_eq!((full.config.truncated_items, full.config.continuations_cut), (0, 0));
-    let (sink, rx) = EventSink::channel(64);
+    let (sink, rx) = EventSink::channel();
     let short =
         evaluate(&m, &bench, &EvalOptions { max_length: Some(12), ..Default::default() }, &who(), &sink, &CancelToken::new()).unwrap();
     assert_eq!(short.config.max_length, 12);
@@ -68,7 +68,7 @@ fn eval_requests_longer_than_the_window_are_cut_and_counted() {
     let ItemResult::Mc(q3) = &short.items[1] else { panic!("multiple choice") };
     assert!(q3.truncated);
     let logs: Vec<String> =
-        rx.try_iter().filter_map(|e| if let dtm_studio::engine::pipeline::Event::Log(l) = e { Some(l) } else { None }).collect();
+        rx.try_iter().filter_map(|e| if let dtm_studio::engine::job::Event::Log { line, .. } = e { Some(line) } else { None }).collect();
     assert!(logs.iter().any(|l| l.contains("did not fit the 12-token window")), "{logs:?}");
     // Cutting changes the scores: the truncated run is not the full one.
     let ItemResult::Mc(q3_full) = &full.items[1] else { panic!("multiple choice") };

@@ -10,8 +10,8 @@ use dtm_studio::engine::data::split::split_train_val;
 use dtm_studio::engine::eval::heldout::HeldoutOptions;
 use dtm_studio::engine::eval::results::ItemResult;
 use dtm_studio::engine::eval::{evaluate, load_benchmark, BenchSpec, EvalOptions, ModelIdentity};
+use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::model::generate::log_softmax;
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 
 const ARC: &str = r#"{"id": "q1", "question": {"stem": "Which is a planet?", "choices": [{"text": "Mars", "label": "A"}, {"text": "the Moon", "label": "B"}]}, "answerKey": "A"}
 {"id": "q2", "question": {"stem": "Which is wet?", "choices": [{"text": "water", "label": "A"}, {"text": "sand", "label": "B"}]}, "answerKey": "A"}

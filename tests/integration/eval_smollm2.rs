@@ -8,7 +8,7 @@ use dtm_studio::engine::eval::metrics::mc_predictions;
 use dtm_studio::engine::eval::results::ItemResult;
 use dtm_studio::engine::eval::task::Items;
 use dtm_studio::engine::eval::{apply_limit, evaluate, load_benchmark, BenchSpec, BenchmarkResult, EvalOptions, ModelIdentity};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
+use dtm_studio::engine::job::{CancelToken, EventSink};
 use std::path::PathBuf;
 
 /// The shared benchmark data folder, or `None` with a message.

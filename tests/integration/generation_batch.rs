@@ -4,6 +4,7 @@
 use crate::common::{fixture, load_cpu_f32, max_abs_diff, smollm2_or_skip};
 use candle_core::{DType, Tensor};
 use dtm_studio::engine::data::chat_template::ChatMessage;
+use dtm_studio::engine::job::CancelToken;
 use dtm_studio::engine::model::generate::{generate, generate_greedy_batch, SamplingConfig};
 use dtm_studio::engine::model::LoadedModel;
 
@@ -35,12 +36,12 @@ fn padded_rows_score_and_decode_as_they_do_alone() {
             assert!(d < 1e-4, "{name}: padded row differs from the row alone by {d}");
         }
         // Decoding: the same tokens as one prompt at a time, each row stopping on its own.
-        let outs = generate_greedy_batch(&m.model, &m.tokenizer, &prompts, 12, &[]).unwrap();
+        let outs = generate_greedy_batch(&m.model, &m.tokenizer, &prompts, 12, &[], &CancelToken::new()).unwrap();
         for (p, g) in prompts.iter().zip(&outs) {
             let (text, ids) = single(&m, p, 12, &[]);
             assert_eq!((&g.token_ids, &g.text), (&ids, &text), "{name}: prompt {p:?}");
         }
-        let mixed = generate_greedy_batch(&m.model, &m.tokenizer, &[prompts[1].clone()], 3, &[]).unwrap();
+        let mixed = generate_greedy_batch(&m.model, &m.tokenizer, &[prompts[1].clone()], 3, &[], &CancelToken::new()).unwrap();
         assert_eq!(mixed[0].token_ids, outs[1].token_ids[..3]);
     }
 }
@@ -56,7 +57,7 @@ fn smollm2_batched_chat_answers_equal_single_answers() {
         .map(|q| m.tokenizer.encode(&m.tokenizer.render_chat(&[ChatMessage::new("user", q)], true).unwrap(), false).unwrap())
         .collect();
     let stop = vec!["\n\n".to_string()];
-    let outs = generate_greedy_batch(&m.model, &m.tokenizer, &prompts, 24, &stop).unwrap();
+    let outs = generate_greedy_batch(&m.model, &m.tokenizer, &prompts, 24, &stop, &CancelToken::new()).unwrap();
     for ((q, p), g) in questions.iter().zip(&prompts).zip(&outs) {
         let (text, ids) = single(&m, p, 24, &stop);
         eprintln!("{q} -> {:?}", g.text);

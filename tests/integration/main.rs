@@ -23,4 +23,5 @@ mod merge_tiny;
 mod model_parity;
 mod peft_parity;
 mod smollm2;
+mod stage_contract;
 mod train_lora;

@@ -1,10 +1,10 @@
 //! Bad merge input gives errors that name the file, tensor or setting at fault.
 
 use crate::common::fixture;
+use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::merge::full::FullOptions;
 use dtm_studio::engine::merge::spec::parse_weights;
 use dtm_studio::engine::merge::{run_merge, MergeError, MergeMethod, MergeOutput, MergeRequest, MergeSpec};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 use std::path::{Path, PathBuf};
 
 fn sub(i: usize) -> PathBuf {
@@ -84,7 +84,7 @@ fn merge_fisher_without_diagonals_and_existing_output_are_refused() {
     std::fs::create_dir_all(&taken).unwrap();
     std::fs::write(taken.join("keep.txt"), "x").unwrap();
     let err = try_merge(&llama(), vec![sub(0)], MergeSpec::new(MergeMethod::Linear), &taken).unwrap_err();
-    assert!(matches!(err, MergeError::OutputExists { .. }) && err.to_string().contains("--overwrite"), "{err}");
+    assert!(matches!(err, MergeError::OutputExists { .. }) && err.to_string().contains("allow `overwrite`"), "{err}");
     assert!(taken.join("keep.txt").is_file());
 }
 

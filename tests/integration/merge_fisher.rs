@@ -3,12 +3,12 @@
 
 use crate::common::fixture;
 use candle_core::{DType, Device, Tensor};
+use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::merge::fisher::{compute_fisher, FisherDiagonal, FisherExample};
 use dtm_studio::engine::model::adapter::LoraAdapter;
 use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
 use dtm_studio::engine::model::weights::Weights;
 use dtm_studio::engine::model::{CausalLm, ModelConfig};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 use std::collections::HashMap;
 
 fn base_f64() -> (ModelConfig, HashMap<String, Tensor>) {
@@ -152,7 +152,7 @@ fn merge_fisher_from_files_on_each_portion_then_merge() {
         overwrite: false,
     };
     let missing = run_merge(&merge("m1"), &EventSink::discard(), &CancelToken::new()).unwrap_err().to_string();
-    assert!(missing.contains("sub-2") && missing.contains("dtm-studio fisher"), "{missing}");
+    assert!(missing.contains("sub-2") && missing.contains("fisher stage"), "{missing}");
     run_fisher(&request(&sub2, "4-7", 64), &EventSink::discard(), &CancelToken::new()).unwrap();
     run_merge(&merge("m2"), &EventSink::discard(), &CancelToken::new()).unwrap();
     assert!(dir.path().join("m2").join("adapter_model.safetensors").is_file());

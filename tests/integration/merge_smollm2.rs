@@ -4,13 +4,13 @@
 
 use crate::common::{max_abs_diff, smollm2_or_skip};
 use candle_core::{DType, Device, Tensor};
+use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::merge::base::BaseModel;
 use dtm_studio::engine::merge::full::FullOptions;
 use dtm_studio::engine::merge::spec::parse_weights;
 use dtm_studio::engine::merge::synthetic::{write_random_adapter, SyntheticAdapter};
 use dtm_studio::engine::merge::{run_merge, MergeMethod, MergeOutput, MergeRequest, MergeSession, MergeSpec};
 use dtm_studio::engine::model::{load_model, LoadOptions};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 use std::time::Instant;
 
 #[test]

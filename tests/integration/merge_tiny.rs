@@ -5,6 +5,7 @@
 
 use crate::common::{fixture, max_abs_diff, read_json};
 use candle_core::{DType, Device, Tensor};
+use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::merge::full::FullOptions;
 use dtm_studio::engine::merge::spec::{parse_weights, ModuleOverride};
 use dtm_studio::engine::merge::{run_merge, MergeMethod, MergeOutcome, MergeOutput, MergeRequest, MergeSession, MergeSpec};
@@ -12,7 +13,6 @@ use dtm_studio::engine::model::adapter::LoraAdapter;
 use dtm_studio::engine::model::safetensors_file::{load_safetensors, weight_files};
 use dtm_studio::engine::model::weights::Weights;
 use dtm_studio::engine::model::{load_model, LoadOptions};
-use dtm_studio::engine::pipeline::{CancelToken, EventSink};
 use std::path::{Path, PathBuf};
 
 fn base() -> String {

@@ -4,7 +4,7 @@
 use super::error::ClusterError;
 use super::kmeans::{check_k, kmeans, KMeansOptions};
 use super::quality::{centroids, sq_dist};
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{run_stage, CancelToken, EventSink};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -108,20 +108,22 @@ pub fn balanced_kmeans(
         Err(ClusterError::Invalid(_)) => x[..opts.k * dim].to_vec(),
         Err(e) => return Err(e),
     };
-    let mut labels = capacity_assign(x, dim, &cents, &caps);
-    for round in 0..opts.max_iter.clamp(1, 50) {
-        if cancel.is_cancelled() {
-            return Err(ClusterError::Cancelled(cancel.reason().unwrap_or_default()));
+    run_stage("balanced k-means", sink, cancel, |scope| {
+        let mut labels = capacity_assign(x, dim, &cents, &caps);
+        let rounds = opts.max_iter.clamp(1, 50) as u64;
+        for round in 1..=rounds {
+            scope.check()?;
+            cents = centroids(x, dim, &labels, opts.k);
+            let next = capacity_assign(x, dim, &cents, &caps);
+            if next == labels {
+                scope.progress(rounds, rounds, format!("stable after {round} rounds"));
+                break;
+            }
+            scope.progress(round, rounds, "");
+            labels = next;
         }
-        cents = centroids(x, dim, &labels, opts.k);
-        let next = capacity_assign(x, dim, &cents, &caps);
-        sink.progress("balanced k-means", round as u64 + 1, 50, "");
-        if next == labels {
-            break;
-        }
-        labels = next;
-    }
-    Ok((labels, cents))
+        Ok((labels, cents))
+    })
 }
 
 /// A seeded random split into `k` portions whose sizes differ by at most one.

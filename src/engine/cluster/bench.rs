@@ -5,7 +5,7 @@
 use super::error::ClusterError;
 use super::kmeans::{kmeans, KMeansOptions};
 use crate::engine::bench::median_seconds;
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{CancelToken, EventSink};
 use linfa::traits::Fit;
 use linfa::DatasetBase;
 use linfa_clustering::{KMeans, KMeansInit};

@@ -1,5 +1,6 @@
 //! Errors of the Disperse split: bad K, mismatched inputs, missing label columns.
 
+use crate::engine::job::{Cancelled, StageError};
 use std::path::PathBuf;
 
 /// What went wrong while splitting the data into portions.
@@ -23,7 +24,7 @@ pub enum ClusterError {
         detail: String,
     },
     /// The "by field" split names a column some rows lack.
-    #[error("row {row} (line {line}) has no field '{field}'; every row needs it for `--method field` (fields found: {found})")]
+    #[error("row {row} (line {line}) has no field '{field}'; every row needs it to split by field (fields found: {found})")]
     MissingField {
         /// The column name.
         field: String,
@@ -56,7 +57,24 @@ pub enum ClusterError {
         /// What is wrong.
         detail: String,
     },
-    /// The user cancelled; nothing was written.
-    #[error("cancelled: {0}")]
-    Cancelled(String),
+    /// The instruction data could not be read.
+    #[error(transparent)]
+    Data(#[from] crate::engine::data::DataError),
+    /// The embeddings could not be made or read.
+    #[error(transparent)]
+    Embed(#[from] crate::engine::embed::EmbedError),
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for ClusterError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            ClusterError::Cancelled(c) => Some(c),
+            ClusterError::Data(e) => e.cancelled(),
+            ClusterError::Embed(e) => e.cancelled(),
+            _ => None,
+        }
+    }
 }

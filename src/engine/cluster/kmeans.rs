@@ -7,7 +7,7 @@
 
 use super::error::ClusterError;
 use super::lloyd::{lloyd_pass, row_norms};
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{run_stage, CancelToken, EventSink, StageScope};
 use linfa::traits::Fit;
 use linfa::DatasetBase;
 use linfa_clustering::{KMeans, KMeansInit};
@@ -120,16 +120,16 @@ fn mean_variance(x: &[f32], dim: usize) -> f64 {
     s.iter().zip(&s2).map(|(a, b)| b / n - (a / n) * (a / n)).sum::<f64>() / dim as f64
 }
 
-/// Runs Lloyd's iterations from `centroids`; returns the fit of this restart.
-#[allow(clippy::too_many_arguments)]
+/// Runs Lloyd's iterations from `centroids`; returns the fit of this restart. Calls
+/// `on_iteration(iterations_done, labels_changed)` after every iteration and checks `cancel`
+/// before each.
 pub fn lloyd(
     x: &[f32],
     norms: &[f32],
     dim: usize,
     mut centroids: Vec<f32>,
-    max_iter: usize,
-    tol_abs: f64,
-    sink: &EventSink,
+    (max_iter, tol_abs): (usize, f64),
+    on_iteration: &dyn Fn(usize, usize),
     cancel: &CancelToken,
 ) -> Result<KMeansFit, ClusterError> {
     let n = x.len() / dim;
@@ -138,9 +138,7 @@ pub fn lloyd(
     let mut iterations = 0;
     let mut strict = false;
     for it in 0..max_iter {
-        if cancel.is_cancelled() {
-            return Err(ClusterError::Cancelled(cancel.reason().unwrap_or_default()));
-        }
+        cancel.check()?;
         let pass = lloyd_pass(x, norms, dim, &centroids, &mut labels, true);
         iterations = it + 1;
         let mut shift = 0f64;
@@ -159,7 +157,7 @@ pub fn lloyd(
             shift += c.iter().zip(&new).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
             c.copy_from_slice(&new);
         }
-        sink.progress("k-means", iterations as u64, max_iter as u64, format!("{} labels changed", pass.changed));
+        on_iteration(iterations, pass.changed);
         if it > 0 && pass.changed == 0 {
             strict = true;
             break;
@@ -173,24 +171,37 @@ pub fn lloyd(
     Ok(KMeansFit { centroids, labels, inertia: last.inertia, iterations })
 }
 
-/// k-means over the rows of `x` (`[n * dim]`). Fails on K = 0, K > n, or fewer distinct rows
-/// than K (identical texts cannot make K different portions).
+/// k-means over the rows of `x` (`[n * dim]`) as stage `k-means`: progress counts
+/// `n_init x max_iter` iterations, a restart that converges early counts as all of its own.
+/// Fails on K = 0, K > n, or fewer distinct rows than K (identical texts cannot make K different
+/// portions).
 pub fn kmeans(x: &[f32], dim: usize, opts: &KMeansOptions, sink: &EventSink, cancel: &CancelToken) -> Result<KMeansFit, ClusterError> {
+    run_stage("k-means", sink, cancel, |scope| fit_kmeans(x, dim, opts, &scope))
+}
+
+fn fit_kmeans(x: &[f32], dim: usize, opts: &KMeansOptions, scope: &StageScope<'_>) -> Result<KMeansFit, ClusterError> {
     let n = if dim == 0 { 0 } else { x.len() / dim };
     check_k(opts.k, n)?;
     let distinct = distinct_rows(x, dim, opts.k);
     if distinct < opts.k {
         return Err(ClusterError::Invalid(format!(
-            "the rows have only {distinct} distinct embedding(s), fewer than K = {}: k-means cannot make {} different portions; use `--method random` or `--method balanced`, or a smaller K",
+            "the rows have only {distinct} distinct embedding(s), fewer than K = {}: k-means cannot make {} different portions; use the method `random` or the method `balanced`, or a smaller K",
             opts.k, opts.k
         )));
     }
     let norms = row_norms(x, dim);
     let tol_abs = if opts.tol > 0.0 { opts.tol * mean_variance(x, dim) } else { 0.0 };
     let mut best: Option<KMeansFit> = None;
-    for r in 0..opts.n_init.max(1) {
+    let (restarts, max_iter) = (opts.n_init.max(1), opts.max_iter.max(1));
+    let total = (restarts * max_iter) as u64;
+    for r in 0..restarts {
         let init = init_centroids(x, dim, opts.k, opts.seed.wrapping_add(r as u64))?;
-        let fit = lloyd(x, &norms, dim, init, opts.max_iter.max(1), tol_abs, sink, cancel)?;
+        let before = (r * max_iter) as u64;
+        let on_iteration = |it: usize, changed: usize| {
+            scope.progress(before + it as u64, total, format!("restart {} of {restarts}: {changed} labels changed", r + 1))
+        };
+        let fit = lloyd(x, &norms, dim, init, (max_iter, tol_abs), &on_iteration, scope.cancel)?;
+        scope.progress(before + max_iter as u64, total, format!("restart {} of {restarts}: {} iterations", r + 1, fit.iterations));
         if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
             best = Some(fit);
         }
@@ -245,6 +256,6 @@ mod tests {
         assert!(matches!(run(151, &x), Err(ClusterError::KTooLarge { k: 151, rows: 150 })));
         let same = vec![0.5f32; 10 * dim];
         let msg = run(2, &same).unwrap_err().to_string();
-        assert!(msg.contains("only 1 distinct") && msg.contains("--method random"), "{msg}");
+        assert!(msg.contains("only 1 distinct") && msg.contains("`random`"), "{msg}");
     }
 }

@@ -12,9 +12,11 @@ pub mod output;
 pub mod pca;
 pub mod quality;
 pub mod run;
+pub mod stage;
 
 pub use error::ClusterError;
 pub use kmeans::{kmeans, KMeansFit, KMeansOptions};
 pub use output::{ClustersFile, ElbowRow, Portion, Quality, Representative};
 pub use pca::{project_2d, Projection};
 pub use run::{disperse, elbow_table, field_values, ClusterInput, ClusterMethod, ClusterOptions};
+pub use stage::{run_cluster, ClusterRequest, EmbeddingSource};

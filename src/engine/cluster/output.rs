@@ -29,7 +29,7 @@ pub struct Representative {
 pub struct Portion {
     /// Portion number (the value in `assignment`).
     pub id: usize,
-    /// The column value it stands for (`--method field` only).
+    /// The column value it stands for (method `field` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Rows in it.
@@ -89,7 +89,7 @@ pub struct ClustersFile {
     pub k: usize,
     /// Seed of the split.
     pub seed: u64,
-    /// The column split on (`--method field` only).
+    /// The column split on (method `field` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_field: Option<String>,
     /// SHA-256 of the data file.

@@ -11,7 +11,7 @@ use super::pca::project_2d;
 use super::quality::{centroids, inertia, silhouette, sizes, SILHOUETTE_SAMPLE_ROWS};
 use crate::engine::data::Example;
 use crate::engine::embed::Embeddings;
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{CancelToken, EventSink, StageScope};
 use std::fmt;
 use std::str::FromStr;
 
@@ -143,15 +143,9 @@ fn normalised(emb: &Embeddings) -> Option<Vec<f32>> {
     Some(v)
 }
 
-fn cancelled(cancel: &CancelToken) -> Result<(), ClusterError> {
-    if cancel.is_cancelled() {
-        return Err(ClusterError::Cancelled(cancel.reason().unwrap_or_default()));
-    }
-    Ok(())
-}
-
-/// Splits the rows and describes the split.
-pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, cancel: &CancelToken) -> Result<ClustersFile, ClusterError> {
+/// Splits the rows and describes the split, reporting through the stage `scope` it runs in.
+pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, scope: &StageScope<'_>) -> Result<ClustersFile, ClusterError> {
+    let (sink, cancel) = (scope.sink, scope.cancel);
     let emb = input.embeddings;
     let (n, dim) = (emb.rows, emb.dim);
     if input.texts.len() != n || input.places.len() != n {
@@ -166,7 +160,7 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
     let x: &[f32] = own.as_deref().unwrap_or(&emb.values);
     let kopts = KMeansOptions { k: opts.k, seed: opts.seed, n_init: opts.n_init, max_iter: opts.max_iter, tol: 1e-4 };
     const STEPS: u64 = 5;
-    sink.progress("cluster", 0, STEPS, format!("{} into K = {}", opts.method, opts.k));
+    scope.progress(0, STEPS, format!("{} into K = {}", opts.method, opts.k));
     let mut labels_names = None;
     let mut iterations = None;
     let (labels, k, cents) = match opts.method {
@@ -187,7 +181,7 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
         ClusterMethod::Field => {
             let (name, values) = input
                 .field_values
-                .ok_or_else(|| ClusterError::Invalid("`--method field` needs the column to split by (`--by COLUMN`)".into()))?;
+                .ok_or_else(|| ClusterError::Invalid("the method `field` needs the column to split by (setting `by`)".into()))?;
             let (labels, names) = split_by_values(values)?;
             if names.len() > 256 {
                 return Err(ClusterError::Invalid(format!(
@@ -201,8 +195,8 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
             (labels, k, c)
         }
     };
-    cancelled(cancel)?;
-    sink.progress("cluster", 1, STEPS, "quality");
+    scope.check()?;
+    scope.progress(1, STEPS, "quality");
     let size = sizes(&labels, k);
     let mean_cents = centroids(x, dim, &labels, k);
     let cents = if opts.method == ClusterMethod::KMeans { cents } else { mean_cents };
@@ -213,11 +207,11 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
         silhouette_rows: n.min(opts.silhouette_rows),
         iterations,
     };
-    cancelled(cancel)?;
-    sink.progress("cluster", 2, STEPS, "2-D map");
+    scope.check()?;
+    scope.progress(2, STEPS, "2-D map");
     let proj = project_2d(x, dim, opts.seed)?;
-    cancelled(cancel)?;
-    sink.progress("cluster", 3, STEPS, "keywords");
+    scope.check()?;
+    scope.progress(3, STEPS, "keywords");
     let keywords = class_tfidf_keywords(input.texts, &labels, k, opts.keywords);
     let near = nearest_to_centroids(x, dim, &labels, &cents, opts.representatives);
     let mut centroid_2d = vec![[0f64; 2]; k];
@@ -248,9 +242,9 @@ pub fn disperse(input: &ClusterInput, opts: &ClusterOptions, sink: &EventSink, c
             },
         })
         .collect();
-    sink.progress("cluster", 4, STEPS, if opts.elbow { "elbow table" } else { "" });
+    scope.progress(4, STEPS, if opts.elbow { "elbow table" } else { "" });
     let elbow = if opts.elbow { Some(elbow_table(x, dim, opts, sink, cancel)?) } else { None };
-    sink.progress("cluster", STEPS, STEPS, "done");
+    scope.progress(STEPS, STEPS, "done");
     Ok(ClustersFile {
         format: CLUSTERS_FORMAT.into(),
         method: opts.method.as_str().into(),

@@ -1,7 +1,7 @@
 //! Padded batches of tokenised examples and a seeded, length-grouped batch order.
 
-use super::split::SplitMix64;
 use super::tokenize::{TokenizedExample, IGNORE_INDEX};
+use crate::engine::hash::SplitMix64;
 
 /// Right-pads `examples` to the longest one: returns (`input_ids` [b*t], `labels` [b*t], b, t),
 /// padding ids with `pad_id` and labels with -100 (no loss on padding).

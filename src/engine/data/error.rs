@@ -1,6 +1,7 @@
 //! Errors of reading, validating and tokenising instruction data. Each names the file, the
 //! line or row, and the field at fault, and says what to do.
 
+use crate::engine::job::{Cancelled, StageError};
 use std::path::PathBuf;
 
 /// Where in a data file something was found: a 0-based row and, when known, a 1-based line.
@@ -131,6 +132,19 @@ pub enum DataError {
         /// What failed.
         detail: String,
     },
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for DataError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            DataError::Cancelled(c) => Some(c),
+            DataError::Model(e) => e.cancelled(),
+            _ => None,
+        }
+    }
 }
 
 /// Result with [`DataError`].

@@ -6,7 +6,7 @@ use super::example::{ColumnMapping, DataFormat, Dataset, Example, LoadDataOption
 use super::formats::{self, RowProblem};
 use super::source::{json_records, read_bounded, RawRecord};
 use super::validate::{count_examples, mark_duplicates, Issue, IssueKind, ValidationReport};
-use sha2::{Digest, Sha256};
+use crate::engine::job::{CancelToken, EventSink, StageScope};
 use std::path::Path;
 
 /// Reads an instruction-data file (Alpaca JSON/JSONL, ShareGPT, OpenAI `messages` JSONL, CSV or
@@ -17,8 +17,16 @@ use std::path::Path;
 /// `opts.skip_bad_rows` is set: then it is skipped and counted. Empty files, files over the size
 /// bound and unknown shapes are always errors.
 pub fn load_dataset(path: &Path, opts: &LoadDataOptions) -> Result<Dataset> {
+    let (sink, cancel) = (EventSink::discard(), CancelToken::new());
+    load_dataset_in(path, opts, &StageScope { name: "data", sink: &sink, cancel: &cancel })
+}
+
+/// [`load_dataset`] inside a stage: reports the records converted as progress of `scope` and
+/// stops between records when it is cancelled.
+pub fn load_dataset_in(path: &Path, opts: &LoadDataOptions, scope: &StageScope<'_>) -> Result<Dataset> {
     let bytes = read_bounded(path, opts)?;
-    let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    scope.check()?;
+    let sha256 = crate::engine::hash::sha256_hex(&bytes);
     let container = container(path, &bytes, opts.format);
     let (records, shape, mapping) = match container {
         DataFormat::Csv => {
@@ -53,7 +61,13 @@ pub fn load_dataset(path: &Path, opts: &LoadDataOptions) -> Result<Dataset> {
     }
     let mut report = ValidationReport { records: records.len(), ..Default::default() };
     let mut examples: Vec<Example> = Vec::with_capacity(records.len());
-    for RawRecord { at, value } in records {
+    let total = records.len() as u64;
+    scope.check()?;
+    for (i, RawRecord { at, value }) in records.into_iter().enumerate() {
+        if i % 4096 == 0 {
+            scope.check()?;
+            scope.progress(i as u64, total, "records");
+        }
         let converted = match value {
             Ok(v) => formats::convert(shape, &v, at, &mapping).map_err(|p| row_error(path, at, p)),
             Err(e) => Err((IssueKind::Malformed, e)),
@@ -75,7 +89,7 @@ pub fn load_dataset(path: &Path, opts: &LoadDataOptions) -> Result<Dataset> {
                 report.push(Issue { kind, row: at.row, line: at.line, field, message });
             }
             Err((_, DataError::Row { path, at, field, detail })) => {
-                let detail = format!("{detail} (fix the record, or skip bad rows with --skip-bad-rows)");
+                let detail = format!("{detail} (fix the record, or skip bad rows with `skip_bad_rows`)");
                 return Err(DataError::Row { path, at, field, detail });
             }
             Err((_, err)) => return Err(err),
@@ -91,6 +105,7 @@ pub fn load_dataset(path: &Path, opts: &LoadDataOptions) -> Result<Dataset> {
     }
     mark_duplicates(&mut examples, &mut report, opts.drop_duplicates);
     count_examples(&examples, &mut report);
+    scope.progress(total, total, "records");
     // CSV and Parquet name their container; JSON files the shape of their records.
     let format = if matches!(container, DataFormat::Csv | DataFormat::Parquet) { container } else { shape };
     Ok(Dataset { path: path.to_path_buf(), format, sha256, examples, report })
@@ -129,7 +144,7 @@ fn unknown_shape(path: &Path, first: &serde_json::Value) -> DataError {
     DataError::UnknownFormat {
         path: path.to_path_buf(),
         detail: format!(
-            "found {found}; expected Alpaca (instruction/input/output), ShareGPT (conversations), OpenAI chat (messages), or flat records named by a column mapping (e.g. --columns prompt=question,response=answer)"
+            "found {found}; expected Alpaca (instruction/input/output), ShareGPT (conversations), OpenAI chat (messages), or flat records named by a column mapping (`columns`, e.g. prompt=question,response=answer)"
         ),
     }
 }

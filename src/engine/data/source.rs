@@ -54,7 +54,7 @@ pub(crate) fn json_records(path: &Path, bytes: &[u8], opts: &LoadDataOptions) ->
         Some(other) => Err(DataError::UnknownFormat {
             path: path.to_path_buf(),
             detail: format!(
-                "starts with '{}', which is neither a JSON array ('[') nor JSON Lines ('{{' on each line); CSV and Parquet files need the .csv / .parquet extension or --format",
+                "starts with '{}', which is neither a JSON array ('[') nor JSON Lines ('{{' on each line); CSV and Parquet files need the .csv / .parquet extension or the `format` setting",
                 char::from(*other).escape_default()
             ),
         }),

@@ -3,42 +3,8 @@
 use super::error::{DataError, Result};
 use super::example::Dataset;
 use super::tokenize::TokenizedExample;
+use crate::engine::hash::SplitMix64;
 use std::path::Path;
-
-/// SplitMix64: a small, fixed pseudo-random generator, so a seed gives the same split in every
-/// version of DTM Studio (library generators may change their streams between releases).
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform integer in `0..n` (`n > 0`), by Lemire's multiply-shift (bias below 2^-32 for
-    /// any dataset size).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    /// Shuffles `items` in place (Fisher-Yates).
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
-    }
-}
 
 /// Splits `0..n` into (train, validation) index lists, both sorted ascending and disjoint,
 /// together covering `0..n`. The validation size is `round(n * val_fraction)` capped at
@@ -172,14 +138,6 @@ mod tests {
         assert_eq!(split_train_val(10, 0.2, 100, 1).1.len(), 2);
         assert_eq!(split_train_val(1, 0.5, 100, 1), (vec![0], vec![]));
         assert_eq!(split_train_val(0, 0.5, 100, 1), (vec![], vec![]));
-    }
-
-    #[test]
-    fn splitmix_matches_the_reference_stream() {
-        // First outputs of SplitMix64 seeded with 1234567 (Vigna's reference implementation).
-        let mut r = SplitMix64::new(1234567);
-        assert_eq!(r.next_u64(), 6457827717110365317);
-        assert_eq!(r.next_u64(), 3203168211198807973);
     }
 
     #[test]

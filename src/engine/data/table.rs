@@ -29,7 +29,7 @@ pub(crate) fn resolve_mapping(path: &Path, columns: &[String], given: Option<&Co
             } else {
                 Err(missing_error(
                     missing,
-                    "Fix the column mapping (--columns instruction=COL,output=COL,...) or the file's header.".into(),
+                    "Fix the column mapping (`columns`, e.g. instruction=COL,output=COL) or the file's header.".into(),
                 ))
             }
         }
@@ -41,7 +41,7 @@ pub(crate) fn resolve_mapping(path: &Path, columns: &[String], given: Option<&Co
             if !ColumnMapping::OUTPUT_NAMES.iter().any(|n| columns.iter().any(|c| c == n)) {
                 missing.push(format!("a response column ({})", ColumnMapping::OUTPUT_NAMES.join(" / ")));
             }
-            missing_error(missing, "Name the columns with a mapping, e.g. --columns prompt=question,response=answer.".into())
+            missing_error(missing, "Name the columns with a mapping (`columns`, e.g. prompt=question,response=answer).".into())
         }),
     }
 }

@@ -6,6 +6,7 @@ use super::error::{DataError, Result, RowRef};
 use super::example::{Dataset, Example};
 use super::prompt::{render_segments, PromptOptions, PromptTemplate};
 use super::validate::{Issue, IssueKind, LengthStats};
+use crate::engine::job::CancelToken;
 use crate::engine::model::{resolve_model, ModelConfig, ModelError, ModelSource, TextTokenizer};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -116,6 +117,17 @@ pub fn tokenize_example(ex: &Example, tok: &TextTokenizer, opts: &PromptOptions,
 /// Tokenises every example of `ds` (in parallel, order kept), truncating to `opts.max_len` and
 /// dropping examples whose response is cut off entirely; both are counted in the report.
 pub fn tokenize_dataset(ds: &Dataset, tok: &TextTokenizer, opts: &PromptOptions) -> Result<(Vec<TokenizedExample>, TokenizeReport)> {
+    tokenize_dataset_until(ds, tok, opts, &CancelToken::new())
+}
+
+/// [`tokenize_dataset`] that stops with [`crate::engine::job::Cancelled`] soon after `cancel` is
+/// cancelled (each example checks it; a large file tokenises for tens of seconds).
+pub fn tokenize_dataset_until(
+    ds: &Dataset,
+    tok: &TextTokenizer,
+    opts: &PromptOptions,
+    cancel: &CancelToken,
+) -> Result<(Vec<TokenizedExample>, TokenizeReport)> {
     if opts.max_len == 0 {
         return Err(DataError::BadOption("max_len must be at least 1 token".into()));
     }
@@ -124,7 +136,10 @@ pub fn tokenize_dataset(ds: &Dataset, tok: &TextTokenizer, opts: &PromptOptions)
     let full: Vec<TokenizedExample> = ds
         .examples
         .par_iter()
-        .map(|ex| tokenize_example(ex, tok, opts, &prefix, eos))
+        .map(|ex| {
+            cancel.check()?;
+            tokenize_example(ex, tok, opts, &prefix, eos)
+        })
         .collect::<Result<_>>()
         .map_err(|e| in_file(e, &ds.path))?;
     let mut report = TokenizeReport { examples_in: full.len(), max_len: opts.max_len, ..Default::default() };

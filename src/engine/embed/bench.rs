@@ -6,7 +6,7 @@
 use super::encoder::{EmbedOptions, Encoder};
 use super::error::EmbedError;
 use crate::engine::bench::median_seconds;
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{CancelToken, EventSink, StageScope};
 use serde::Serialize;
 
 /// Python's `random.Random`: the Mersenne Twister with CPython's seeding and `_randbelow`.
@@ -139,7 +139,8 @@ pub fn embed_throughput(
 ) -> Result<EmbedBenchFigure, EmbedError> {
     let opts = EmbedOptions { batch_size: batch };
     let (sink, cancel) = (EventSink::discard(), CancelToken::new());
-    let seconds = median_seconds(1, reps, || embed_texts_discard(encoder, sentences, &opts, &sink, &cancel))?;
+    let scope = StageScope { name: "bench embed", sink: &sink, cancel: &cancel };
+    let seconds = median_seconds(1, reps, || super::encoder::embed_texts(encoder, sentences, &opts, &scope).map(drop))?;
     Ok(EmbedBenchFigure {
         what: "embed",
         sentences_per_s: sentences.len() as f64 / seconds,
@@ -149,10 +150,6 @@ pub fn embed_throughput(
         encoder: encoder.id(),
         device,
     })
-}
-
-fn embed_texts_discard(e: &Encoder, s: &[String], o: &EmbedOptions, sink: &EventSink, c: &CancelToken) -> Result<(), EmbedError> {
-    super::encoder::embed_texts(e, s, o, sink, c).map(drop)
 }
 
 #[cfg(test)]
@@ -171,8 +168,7 @@ mod tests {
         // Python: the script's `sents[0]`, `sents[1999]` and sha256("\n".join(sents)).
         assert_eq!(s[0], "will by and his were all had other be what from said are were it at it will you use about his when how about there he be you their in she");
         assert_eq!(s[1999], "if and have it an this at do have use but not are use but word will how was how their or was that what which do but when this had as each");
-        use sha2::Digest;
-        let digest: String = sha2::Sha256::digest(s.join("\n").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = crate::engine::hash::sha256_hex(s.join("\n").as_bytes());
         assert_eq!(digest, "65c60b7e169661ad339b83a9b571dd195461f2a8a06e10d8427cfea9d5f08df5");
     }
 }

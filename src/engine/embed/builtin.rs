@@ -5,6 +5,7 @@
 //! enough to split instruction data by kind of task and to draw a map of it.
 
 use super::words::{content_words, word_tokens};
+use crate::engine::hash::{fnv1a, splitmix64 as mix64};
 
 /// Coordinates each feature is spread over.
 const TOUCHES_PER_FEATURE: usize = 4;
@@ -26,22 +27,9 @@ impl Default for HashedEncoder {
     }
 }
 
-/// SplitMix64 finaliser: a well-mixed 64-bit hash step.
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// FNV-1a over the bytes, then mixed with the seed. Stable across platforms and releases.
 fn feature_hash(bytes: &[u8], seed: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    mix64(h ^ mix64(seed))
+    mix64(fnv1a(bytes) ^ mix64(seed))
 }
 
 impl HashedEncoder {

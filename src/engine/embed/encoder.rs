@@ -4,7 +4,7 @@
 use super::bert::BertEncoder;
 use super::builtin::HashedEncoder;
 use super::error::EmbedError;
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::StageScope;
 use candle_core::Device;
 use rayon::prelude::*;
 use std::fmt;
@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Instant;
 
-/// Which encoder the user asked for.
+/// Which encoder the user asked for. Parsed from `builtin`, `minilm` (all-MiniLM-L6-v2 from the
+/// models folder) or a folder.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum EncoderSpec {
     /// The built-in hashed n-gram encoder (no weights needed).
@@ -26,8 +27,14 @@ impl FromStr for EncoderSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
-            "" => Err("empty encoder: use `builtin` or a sentence-transformers folder".into()),
+            "" => Err("empty encoder: use `builtin`, `minilm` or a sentence-transformers folder".into()),
             "builtin" => Ok(Self::Builtin),
+            m if m.eq_ignore_ascii_case("minilm") => crate::engine::known_models::minilm_dir().map(Self::Dir).ok_or_else(|| {
+                format!(
+                    "all-MiniLM-L6-v2 is not in the models folders ({}): fetch it with scripts/fetch-test-models.sh, or give its folder",
+                    crate::engine::known_models::model_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+                )
+            }),
             other => Ok(Self::Dir(PathBuf::from(other))),
         }
     }
@@ -106,14 +113,8 @@ impl Default for EmbedOptions {
 /// Embeds `texts` into a row-major `[texts.len(), dim]` buffer, in input order. Texts are sorted by
 /// length (longest first, as sentence-transformers does) and batched so that padding is minimal;
 /// each batch's vectors are written straight into the preallocated output, so memory stays at the
-/// output plus one batch. Reports `Progress { stage: "embed" }` and checks `cancel` per batch.
-pub fn embed_texts(
-    encoder: &Encoder,
-    texts: &[String],
-    opts: &EmbedOptions,
-    sink: &EventSink,
-    cancel: &CancelToken,
-) -> Result<Vec<f32>, EmbedError> {
+/// output plus one batch. Reports progress through `scope` and checks cancellation per batch.
+pub fn embed_texts(encoder: &Encoder, texts: &[String], opts: &EmbedOptions, scope: &StageScope<'_>) -> Result<Vec<f32>, EmbedError> {
     if texts.is_empty() {
         return Err(EmbedError::NoTexts);
     }
@@ -125,16 +126,14 @@ pub fn embed_texts(
     let batch_size = opts.batch_size.max(1);
     let started = Instant::now();
     let mut done = 0usize;
-    sink.progress("embed", 0, n as u64, "");
+    scope.progress(0, n as u64, "");
     // The built-in encoder is cheap per text: hand it bigger slices, in parallel.
     let step = match encoder {
         Encoder::Builtin(_) => batch_size.max(1024),
         Encoder::Bert(_) => batch_size,
     };
     for chunk in order.chunks(step) {
-        if cancel.is_cancelled() {
-            return Err(EmbedError::Cancelled(cancel.reason().unwrap_or_default()));
-        }
+        scope.check()?;
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let vectors = match encoder {
             Encoder::Builtin(e) => {
@@ -149,7 +148,7 @@ pub fn embed_texts(
         }
         done += chunk.len();
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        sink.progress("embed", done as u64, n as u64, format!("{rate:.0} texts/s"));
+        scope.progress(done as u64, n as u64, format!("{rate:.0} texts/s"));
     }
     Ok(out)
 }
@@ -167,18 +166,17 @@ mod tests {
 
     #[test]
     fn output_keeps_input_order_and_cancel_stops() {
+        use crate::engine::job::{CancelToken, EventSink};
         let enc = Encoder::Builtin(HashedEncoder { dim: 16, seed: 3 });
         let texts: Vec<String> = ["a much longer text about cats and dogs", "dogs", "cats and more cats"].map(String::from).to_vec();
-        let v = embed_texts(&enc, &texts, &EmbedOptions { batch_size: 1 }, &EventSink::discard(), &CancelToken::new()).unwrap();
+        let (sink, cancel) = (EventSink::discard(), CancelToken::new());
+        let scope = StageScope { name: "embed", sink: &sink, cancel: &cancel };
+        let v = embed_texts(&enc, &texts, &EmbedOptions { batch_size: 1 }, &scope).unwrap();
         let direct = HashedEncoder { dim: 16, seed: 3 }.encode_batch(&["dogs"]);
         assert_eq!(&v[16..32], &direct[..]);
-        let cancel = CancelToken::new();
+        assert!(matches!(embed_texts(&enc, &[], &EmbedOptions::default(), &scope), Err(EmbedError::NoTexts)));
         cancel.cancel("test");
-        let err = embed_texts(&enc, &texts, &EmbedOptions::default(), &EventSink::discard(), &cancel).unwrap_err();
+        let err = embed_texts(&enc, &texts, &EmbedOptions::default(), &scope).unwrap_err();
         assert!(matches!(err, EmbedError::Cancelled(_)));
-        assert!(matches!(
-            embed_texts(&enc, &[], &EmbedOptions::default(), &EventSink::discard(), &CancelToken::new()),
-            Err(EmbedError::NoTexts)
-        ));
     }
 }

@@ -1,6 +1,7 @@
 //! Errors of the sentence encoders and of embedding files. Each names the file at fault and what
 //! to do about it.
 
+use crate::engine::job::{Cancelled, StageError};
 use std::path::PathBuf;
 
 /// What went wrong while loading an encoder, embedding texts, or reading an embeddings file.
@@ -15,7 +16,7 @@ pub enum EmbedError {
         source: std::io::Error,
     },
     /// The encoder folder is not a sentence-transformers BERT folder.
-    #[error("{}: not a usable sentence encoder: {detail}. Pass a sentence-transformers folder of a BERT-family model (config.json with model_type \"bert\", model.safetensors, tokenizer.json), or `--encoder builtin`", path.display())]
+    #[error("{}: not a usable sentence encoder: {detail}. Pass a sentence-transformers folder of a BERT-family model (config.json with model_type \"bert\", model.safetensors, tokenizer.json), or the `builtin` encoder", path.display())]
     NotAnEncoder {
         /// The folder given.
         path: PathBuf,
@@ -57,9 +58,25 @@ pub enum EmbedError {
     /// Nothing to embed.
     #[error("no texts to embed: the data has no rows")]
     NoTexts,
-    /// The user cancelled; nothing was written.
-    #[error("cancelled: {0}")]
-    Cancelled(String),
+    /// A setting is not understood (e.g. the encoder name).
+    #[error("{0}")]
+    Setting(String),
+    /// The instruction data could not be read.
+    #[error(transparent)]
+    Data(#[from] crate::engine::data::DataError),
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for EmbedError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            EmbedError::Cancelled(c) => Some(c),
+            EmbedError::Data(e) => e.cancelled(),
+            _ => None,
+        }
+    }
 }
 
 impl EmbedError {

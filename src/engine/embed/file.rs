@@ -124,7 +124,7 @@ pub fn cache_key(data_sha256: &str, encoder_id: &str, field: &str) -> String {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::engine::hash::hex(&h.finalize()[..8])
 }
 
 /// Where cached embeddings of that key live inside `cache_dir`.

@@ -21,4 +21,6 @@ pub use encoder::{embed_texts, EmbedOptions, Encoder, EncoderSpec};
 pub use error::EmbedError;
 pub use field::TextField;
 pub use file::{cache_key, cache_path, load_embeddings, save_embeddings, Embeddings};
-pub use stage::{check_matches, embed_cached, embed_dataset, texts_of};
+pub use stage::{
+    check_matches, embed_cached, embed_dataset, load_for_embedding, run_embed, texts_of, EmbedOutcome, EmbedRequest, EncoderRequest,
+};

@@ -38,7 +38,7 @@ pub fn read_results_dir(dir: &Path) -> Result<ModelResults> {
     if results.is_empty() {
         return Err(EvalError::BadResults {
             path: dir.to_path_buf(),
-            detail: "no result files (<benchmark>.json) here; run `dtm-studio eval ... --out DIR` first".into(),
+            detail: "no result files (<benchmark>.json) here; evaluate a model into this folder first".into(),
         });
     }
     let label = dir.file_name().and_then(|n| n.to_str()).map(str::to_string).unwrap_or_else(|| dir.display().to_string());

@@ -23,10 +23,20 @@ pub struct EvalPoint {
     pub val_loss: f64,
 }
 
+/// An evaluation point as stored: the validation loss is missing when the run had no
+/// validation rows.
+#[derive(Debug, Deserialize)]
+struct StoredPoint {
+    step: u64,
+    train_loss: f64,
+    #[serde(default)]
+    val_loss: Option<f64>,
+}
+
 #[derive(Debug, Deserialize)]
 struct TrainerState {
     #[serde(default)]
-    evals: Vec<EvalPoint>,
+    evals: Vec<StoredPoint>,
 }
 
 /// What is special about a segment's ratio.
@@ -93,13 +103,18 @@ pub fn read_eval_points(path: &Path) -> Result<Vec<EvalPoint>> {
         path: path.to_path_buf(),
         detail: format!("not a trainer_state.json with \"evals\": [{{step, train_loss, val_loss}}] (line {}): {e}", e.line()),
     })?;
-    if state.evals.len() < 2 {
-        return Err(EvalError::BadResults {
-            path: path.to_path_buf(),
-            detail: format!("has {} evaluation points; the ratio needs at least 2 (train with validation at intervals)", state.evals.len()),
-        });
+    let stored = state.evals.len();
+    let points: Vec<EvalPoint> =
+        state.evals.into_iter().filter_map(|p| Some(EvalPoint { step: p.step, train_loss: p.train_loss, val_loss: p.val_loss? })).collect();
+    if points.len() < 2 {
+        let detail = if stored >= 2 {
+            format!("has {stored} evaluation points but {} with a validation loss; the run had no validation rows (train with a validation fraction above 0 on more than 9 rows)", points.len())
+        } else {
+            format!("has {stored} evaluation points; the ratio needs at least 2 (train with validation at intervals)")
+        };
+        return Err(EvalError::BadResults { path: path.to_path_buf(), detail });
     }
-    Ok(state.evals)
+    Ok(points)
 }
 
 #[cfg(test)]
@@ -137,5 +152,14 @@ mod tests {
         let p = dir.path().join("trainer_state.json");
         std::fs::write(&p, r#"{"log": [], "evals": [{"step": 0, "train_loss": 2.0, "val_loss": 2.0}]}"#).unwrap();
         assert!(read_eval_points(&p).unwrap_err().to_string().contains("at least 2"));
+    }
+
+    #[test]
+    fn a_run_without_validation_rows_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trainer_state.json");
+        std::fs::write(&p, r#"{"evals": [{"step": 0, "train_loss": 2.0}, {"step": 5, "train_loss": 1.5, "val_loss": null}]}"#).unwrap();
+        let err = read_eval_points(&p).unwrap_err().to_string();
+        assert!(err.contains("no validation rows"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! Errors of benchmark loading, scoring and result handling. Each names the file (and line or
 //! field) at fault and says what to do.
 
+use crate::engine::job::{Cancelled, StageError};
 use std::path::PathBuf;
 
 /// What went wrong while evaluating.
@@ -50,7 +51,7 @@ pub enum EvalError {
         /// What is wrong.
         detail: String,
     },
-    /// The benchmark has no items to score (after `--limit`).
+    /// The benchmark has no items to score (after the `limit`).
     #[error("{}: no items to evaluate{detail}", path.display())]
     Empty {
         /// The benchmark file.
@@ -72,9 +73,19 @@ pub enum EvalError {
     /// A numeric failure inside candle.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
-    /// The run was cancelled.
-    #[error("evaluation cancelled: {0}")]
-    Cancelled(String),
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for EvalError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            EvalError::Cancelled(c) => Some(c),
+            EvalError::Model(e) => e.cancelled(),
+            _ => None,
+        }
+    }
 }
 
 /// Shorthand for results of this module.
@@ -89,5 +100,14 @@ impl EvalError {
     /// A malformed record at `path:line`.
     pub fn record(path: impl Into<PathBuf>, line: usize, detail: impl Into<String>) -> Self {
         Self::BadRecord { path: path.into(), line, detail: detail.into() }
+    }
+}
+
+impl From<crate::engine::hash::HashError> for EvalError {
+    fn from(e: crate::engine::hash::HashError) -> Self {
+        match e {
+            crate::engine::hash::HashError::Io { path, source } => EvalError::Io { path, source },
+            crate::engine::hash::HashError::Cancelled(c) => EvalError::Cancelled(c),
+        }
     }
 }

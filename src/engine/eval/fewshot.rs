@@ -4,7 +4,7 @@
 //! MMLU takes the first N dev examples of the item's subject (lm-eval's `first_n`). Other tasks
 //! draw N examples from the pool (or, without one, from the other items of the file) with a
 //! generator seeded by `seed` and the item's position, so an item's prompt does not depend on
-//! `--limit` or on the other items. The draw is not Python's `random`, so seeded few-shot
+//! the `limit` or on the other items. The draw is not Python's `random`, so seeded few-shot
 //! examples differ from lm-eval's ones (MMLU's do not).
 
 use super::task::{Benchmark, FewshotSampler, Items};

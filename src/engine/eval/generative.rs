@@ -5,6 +5,7 @@
 //! Prompts are decoded in batches of similar length (left-padded, one shared KV cache).
 
 use super::error::Result;
+use crate::engine::job::CancelToken;
 use crate::engine::model::generate::generate_greedy_batch;
 use crate::engine::model::{CausalLm, TextTokenizer};
 use regex::Regex;
@@ -76,7 +77,8 @@ pub fn generate_all(
     max_new_tokens: usize,
     stop: &[String],
     batch: usize,
-    progress: &mut dyn FnMut(usize, usize) -> bool,
+    cancel: &CancelToken,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<(String, usize)>> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(requests[i].prompt_ids.len()));
@@ -84,13 +86,11 @@ pub fn generate_all(
     let mut done = 0;
     for chunk in order.chunks(batch.max(1)) {
         let prompts: Vec<Vec<u32>> = chunk.iter().map(|&i| requests[i].prompt_ids.clone()).collect();
-        for (&i, g) in chunk.iter().zip(generate_greedy_batch(model, tok, &prompts, max_new_tokens, stop)?) {
+        for (&i, g) in chunk.iter().zip(generate_greedy_batch(model, tok, &prompts, max_new_tokens, stop, cancel)?) {
             out[i] = Some((g.text, g.token_ids.len()));
         }
         done += chunk.len();
-        if !progress(done, requests.len()) {
-            break;
-        }
+        progress(done, requests.len());
     }
     Ok(out.into_iter().flatten().collect())
 }

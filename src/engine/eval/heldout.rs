@@ -12,8 +12,8 @@ use crate::engine::data::prompt::PromptOptions;
 use crate::engine::data::split::split_train_val;
 use crate::engine::data::tokenize::{eos_id, special_prefix, tokenize_example, TokenizedExample, IGNORE_INDEX};
 use crate::engine::data::Example;
+use crate::engine::job::CancelToken;
 use crate::engine::model::{CausalLm, TextTokenizer};
-use crate::engine::pipeline::CancelToken;
 use candle_core::Tensor;
 
 /// How the validation slice is chosen (the training run's settings).
@@ -72,9 +72,7 @@ pub fn response_nll(
     order.sort_by_key(|&i| std::cmp::Reverse(examples[i].input_ids.len()));
     let mut done = 0;
     for chunk in super::loglik::budget_batches(&order, |i| examples[i].input_ids.len(), batch, model.config().vocab_size) {
-        if cancel.is_cancelled() {
-            return Err(EvalError::Cancelled(cancel.reason().unwrap_or_default()));
-        }
+        cancel.check()?;
         let width = chunk.iter().map(|&i| examples[i].input_ids.len()).max().unwrap_or(1).max(1);
         let mut ids = Vec::with_capacity(chunk.len() * width);
         for &i in chunk {

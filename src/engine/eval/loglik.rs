@@ -11,11 +11,11 @@
 //! choices at once. Otherwise each choice is one sequence; sequences are sorted by length and
 //! padded on the right, where the causal mask keeps padding from touching real positions.
 
-use super::error::{EvalError, Result};
+use super::error::Result;
+use crate::engine::job::CancelToken;
 use crate::engine::model::generate::log_softmax;
 use crate::engine::model::linear::ForwardCtx;
 use crate::engine::model::{CausalLm, TextTokenizer};
-use crate::engine::pipeline::CancelToken;
 use candle_core::{IndexOp, Tensor};
 
 /// Largest logits tensor a scoring batch may produce (f32 bytes), counting every position as if
@@ -196,9 +196,7 @@ pub fn score_items(
     let device = model.device();
     let mut done = 0usize;
     for chunk in budget_batches(&order, |r| rows[r].input.len(), batch_rows, model.config().vocab_size) {
-        if cancel.is_cancelled() {
-            return Err(EvalError::Cancelled(cancel.reason().unwrap_or_default()));
-        }
+        cancel.check()?;
         let width = chunk.iter().map(|&r| rows[r].input.len()).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(chunk.len() * width);
         for &r in chunk {

@@ -21,9 +21,11 @@ pub mod loglik;
 pub mod metrics;
 pub mod results;
 pub mod run;
+pub mod stage;
 pub mod task;
 
 pub use error::EvalError;
 pub use loaders::{load_benchmark, BenchSpec};
 pub use results::BenchmarkResult;
 pub use run::{apply_limit, evaluate, EvalOptions, ModelIdentity};
+pub use stage::{run_eval, EvalOutput, EvalRequest};

@@ -4,9 +4,7 @@
 use super::error::{EvalError, Result};
 use super::ifeval::InstructionOutcome;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One scored choice.
@@ -108,7 +106,7 @@ pub enum ItemResult {
 pub struct RunConfig {
     /// Few-shot examples per prompt.
     pub fewshot: usize,
-    /// `--limit` (first N items in file order; per subject for MMLU).
+    /// The `limit` setting (first N items in file order; per subject for MMLU).
     pub limit: Option<usize>,
     /// Few-shot sampling seed.
     pub seed: u64,
@@ -192,56 +190,9 @@ impl BenchmarkResult {
     }
 }
 
-fn sha256_file(path: &Path, hasher: &mut Sha256) -> std::io::Result<()> {
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        hasher.update(&buf[..n]);
-    }
-}
-
-/// SHA-256 of a file, or of a folder's regular files (names and contents, sorted by name, not
-/// recursing; hidden files skipped), as lowercase hex.
-pub fn sha256_path(path: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
-    if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| EvalError::io(path, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).unwrap_or(".").starts_with('.'))
-            .collect();
-        files.sort();
-        for f in files {
-            let mut inner = Sha256::new();
-            sha256_file(&f, &mut inner).map_err(|e| EvalError::io(&f, e))?;
-            hasher.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
-            hasher.update([0]);
-            hasher.update(inner.finalize());
-        }
-    } else {
-        sha256_file(path, &mut hasher).map_err(|e| EvalError::io(path, e))?;
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_hash_is_the_standard_sha256() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.txt");
-        std::fs::write(&p, b"abc").unwrap();
-        assert_eq!(sha256_path(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let h1 = sha256_path(dir.path()).unwrap();
-        std::fs::write(dir.path().join("b.txt"), b"x").unwrap();
-        assert_ne!(h1, sha256_path(dir.path()).unwrap());
-    }
 
     #[test]
     fn mc_and_generative_items_round_trip() {

@@ -9,8 +9,8 @@ use super::fisher::FisherSet;
 use super::kernels::tensor_seed;
 use super::lowrank::truncated_svd;
 use super::spec::MergeSpec;
+use crate::engine::job::{CancelToken, EventSink};
 use crate::engine::model::adapter::PEFT_PREFIX;
-use crate::engine::pipeline::{CancelToken, EventSink};
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -93,14 +93,14 @@ pub fn write_adapter(
         .slots
         .par_iter()
         .map(|slot| {
-            if cancel.is_cancelled() {
-                return Err(MergeError::Cancelled(cancel.reason().unwrap_or_default()));
-            }
+            cancel.check()?;
             let r = module_factors(slot, spec, fisher)?;
-            sink.progress("merge adapter", done.fetch_add(1, Ordering::Relaxed) + 1, total, slot.module.clone());
+            sink.progress("merge", done.fetch_add(1, Ordering::Relaxed) + 1, total, slot.module.clone());
             Ok(r)
         })
         .collect::<Result<_>>()?;
+    // Threads finish out of order: the last event sent may not be the highest count.
+    sink.progress("merge", total, total, "modules merged");
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     let mut ranks: BTreeMap<usize, usize> = BTreeMap::new();
     for (a, b, rep) in &results {

@@ -6,7 +6,7 @@ use super::spec::{MergeMethod, MergeSpec};
 use super::synthetic::{write_random_adapter, SyntheticAdapter};
 use super::{error::Result, run_merge, MergeOutput, MergeRequest, MergeSession};
 use crate::engine::bench::median_seconds;
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{CancelToken, EventSink};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

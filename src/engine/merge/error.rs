@@ -1,5 +1,6 @@
 //! Errors of merging. Each names the file, the tensor or the setting at fault and what to do.
 
+use crate::engine::job::{Cancelled, StageError};
 use crate::engine::model::ModelError;
 use std::path::PathBuf;
 
@@ -50,17 +51,28 @@ pub enum MergeError {
         detail: String,
     },
     /// The output folder exists and overwriting was not asked for.
-    #[error("{}: already exists; choose another --out or pass --overwrite", path.display())]
+    #[error("{}: already exists; choose another output folder, or allow `overwrite`", path.display())]
     OutputExists {
         /// The output folder.
         path: PathBuf,
     },
-    /// The run was cancelled; nothing was left at the output path.
-    #[error("merge cancelled: {0}")]
-    Cancelled(String),
     /// A numeric failure inside candle.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for MergeError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            MergeError::Cancelled(c) => Some(c),
+            MergeError::Model(e) => e.cancelled(),
+            MergeError::Data(e) => e.cancelled(),
+            _ => None,
+        }
+    }
 }
 
 impl MergeError {

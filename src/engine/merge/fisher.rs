@@ -7,16 +7,16 @@
 //!
 //! Contract with training: after training sub-model `k`, call [`compute_fisher`] on (a sample of)
 //! its portion and save the result as `fisher.safetensors` beside the adapter
-//! ([`FisherDiagonal::save`]); `merge --method fisher` reads it from each adapter folder. The file
+//! ([`FisherDiagonal::save`]); the `fisher` merge method reads it from each adapter folder. The file
 //! holds one f32 tensor per adapted weight, named like the base tensor, shape `[out, in]`, and
 //! metadata `examples` (N).
 
 use super::delta::ModuleSlot;
 use super::error::{MergeError, Result};
+use crate::engine::job::{CancelToken, EventSink};
 use crate::engine::model::adapter::LoraAdapter;
 use crate::engine::model::weights::Weights;
 use crate::engine::model::{CausalLm, ModelConfig};
-use crate::engine::pipeline::{CancelToken, EventSink};
 use candle_core::{DType, Device, Tensor, Var};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ pub struct FisherDiagonal {
     pub path: Option<PathBuf>,
 }
 
-/// The file name `merge --method fisher` looks for in each adapter folder.
+/// The file name the `fisher` merge method looks for in each adapter folder.
 pub const FISHER_FILE: &str = "fisher.safetensors";
 
 impl FisherDiagonal {
@@ -42,7 +42,7 @@ impl FisherDiagonal {
             return Err(MergeError::Fisher {
                 path: path.to_path_buf(),
                 detail: format!(
-                    "missing: compute it on the sub-model's own portion with `dtm-studio fisher --model BASE --adapter {} --data FILE --rows PORTION`",
+                    "missing: compute it with the fisher stage on the sub-model's own portion (base model, this adapter {}, the data and its portion)",
                     path.parent().unwrap_or(Path::new(".")).display()
                 ),
             });
@@ -161,14 +161,13 @@ pub fn compute_fisher(
     let mut sums: Vec<Tensor> = vars.iter().map(|(_, v)| v.as_tensor().zeros_like()).collect::<candle_core::Result<_>>()?;
     let mut used = 0usize;
     for (n, ex) in examples.iter().enumerate() {
-        if cancel.is_cancelled() {
-            return Err(MergeError::Cancelled(cancel.reason().unwrap_or_default()));
-        }
+        cancel.check()?;
         if ex.ids.len() != ex.targets.len() {
             return Err(MergeError::Spec(format!("Fisher example {n}: {} ids but {} target flags", ex.ids.len(), ex.targets.len())));
         }
         let positions: Vec<u32> = (1..ex.ids.len()).filter(|&t| ex.targets[t]).map(|t| (t - 1) as u32).collect();
         if positions.is_empty() {
+            events.progress("fisher", n as u64 + 1, examples.len() as u64, format!("{used} examples"));
             continue;
         }
         let input = Tensor::new(&ex.ids[..ex.ids.len() - 1], device)?.unsqueeze(0)?;
@@ -183,7 +182,7 @@ pub fn compute_fisher(
             *sum = (&*sum + g.sqr()?)?;
         }
         used += 1;
-        events.progress("fisher", n as u64 + 1, examples.len() as u64, format!("{} examples", used));
+        events.progress("fisher", n as u64 + 1, examples.len() as u64, format!("{used} examples"));
     }
     if used == 0 {
         return Err(MergeError::Spec("no Fisher example has a target token".into()));

@@ -1,16 +1,17 @@
 //! A sub-model's Fisher diagonals from files: its base model, its adapter folder and its own data
 //! portion, rendered and tokenised exactly as for training. The result is saved as
-//! `fisher.safetensors` in the adapter folder, where `merge --method fisher` reads it.
+//! `fisher.safetensors` in the adapter folder, where the `fisher` merge method reads it.
 
 use super::base::BaseModel;
 use super::error::{MergeError, Result};
 use super::fisher::{compute_fisher, FisherDiagonal, FisherExample, FISHER_FILE};
 use crate::engine::data::prompt::PromptOptions;
-use crate::engine::data::split::{select_rows, SplitMix64};
-use crate::engine::data::tokenize::tokenize_dataset;
+use crate::engine::data::split::select_rows;
+use crate::engine::data::tokenize::tokenize_dataset_until;
 use crate::engine::data::{load_dataset, LoadDataOptions};
+use crate::engine::hash::SplitMix64;
+use crate::engine::job::{run_stage, CancelToken, EventSink};
 use crate::engine::model::adapter::LoraAdapter;
-use crate::engine::pipeline::{CancelToken, EventSink};
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -40,18 +41,23 @@ pub struct FisherRequest {
     pub device: Device,
 }
 
-/// Computes the adapter's diagonal empirical Fisher on (a seeded sample of) its portion and
-/// writes `fisher.safetensors` into the adapter folder. Returns the diagonals and the path.
+/// The Fisher stage (`fisher`): computes the adapter's diagonal empirical Fisher on (a seeded
+/// sample of) its portion and writes `fisher.safetensors` into the adapter folder. Returns the
+/// diagonals and the path.
 pub fn run_fisher(req: &FisherRequest, events: &EventSink, cancel: &CancelToken) -> Result<(FisherDiagonal, PathBuf)> {
+    run_stage("fisher", events, cancel, |_| fisher_from_files(req, events, cancel))
+}
+
+fn fisher_from_files(req: &FisherRequest, events: &EventSink, cancel: &CancelToken) -> Result<(FisherDiagonal, PathBuf)> {
     if req.samples == 0 {
-        return Err(MergeError::Spec("--samples must be at least 1".into()));
+        return Err(MergeError::Spec("samples must be at least 1".into()));
     }
     let adapter = LoraAdapter::load(&req.adapter)?;
     let base = BaseModel::open(&req.base)?;
     let tokenizer = base.tokenizer()?;
     let dataset = load_dataset(&req.data, &req.data_options)?;
     let prompt = PromptOptions { max_len: req.prompt.max_len.min(base.config.max_position_embeddings), ..req.prompt.clone() };
-    let (tokenized, report) = tokenize_dataset(&dataset, &tokenizer, &prompt)?;
+    let (tokenized, report) = tokenize_dataset_until(&dataset, &tokenizer, &prompt, cancel)?;
     let mut portion = select_rows(&dataset, tokenized, &report.source_index, req.rows.as_deref())?;
     if portion.is_empty() {
         return Err(MergeError::Spec(format!(

@@ -5,9 +5,9 @@
 
 use super::base::{bytes_to_f32, f32_to_bytes, BaseModel};
 use super::delta::{merged_delta, MergeInputs};
-use super::error::{MergeError, Result};
+use super::error::Result;
 use super::writer::{is_float, plan_shards, shard_names, write_index, OutTensor, SafetensorsWriter, DEFAULT_MAX_SHARD_BYTES};
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{CancelToken, EventSink};
 use rayon::prelude::*;
 use safetensors::Dtype;
 use serde::Serialize;
@@ -74,9 +74,7 @@ pub fn write_full_weights(
         let refs: Vec<&OutTensor> = shard.iter().map(|&i| &plan[i]).collect();
         let mut writer = SafetensorsWriter::create(&dir.join(file_name), &refs)?;
         for chunk in refs.chunks(window) {
-            if cancel.is_cancelled() {
-                return Err(MergeError::Cancelled(cancel.reason().unwrap_or_default()));
-            }
+            cancel.check()?;
             let produced: Vec<(Cow<'_, [u8]>, bool)> = chunk
                 .par_iter()
                 .map(|t| {

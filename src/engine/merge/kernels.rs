@@ -4,6 +4,7 @@
 //! the TIES sign is elected on the weighted trimmed deltas (a zero sum counts as +), and the
 //! disjoint mean divides by the sum of the weights of the agreeing entries.
 
+use crate::engine::hash::{fnv1a, splitmix64};
 use rayon::prelude::*;
 
 /// Entries per rayon task in the element-wise kernels.
@@ -69,21 +70,9 @@ pub fn magnitude_keep(values: &[f64], density: f64) -> Vec<bool> {
         .collect()
 }
 
-/// SplitMix64's output function.
-pub fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The seed of sub-model `k`'s drop mask on tensor `name`: independent of thread order.
 pub fn tensor_seed(seed: u64, k: usize, name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    splitmix64(splitmix64(seed ^ h).wrapping_add(k as u64))
+    splitmix64(splitmix64(seed ^ fnv1a(name.as_bytes())).wrapping_add(k as u64))
 }
 
 /// Whether DARE keeps entry `i`: a counter-based uniform draw `u_i = splitmix64(seed + i * golden)

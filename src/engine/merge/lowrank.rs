@@ -7,7 +7,7 @@
 //! covers the smaller dimension. Factors are balanced: `B = Q U diag(sqrt s)`,
 //! `A = diag(1 / sqrt s) V^T`, so `B A` is the truncation.
 
-use super::kernels::splitmix64;
+use crate::engine::hash::splitmix64;
 use candle_core::{DType, Device, Tensor};
 
 /// A delta `B A` with `A: [rank, in]`, `B: [out, rank]` (row-major `f32`), and how far it is

@@ -29,7 +29,7 @@ pub use error::MergeError;
 pub use session::MergeSession;
 pub use spec::{MergeMethod, MergeSpec, WeightValue};
 
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{run_stage, CancelToken, EventSink};
 use adapter_out::AdapterReport;
 use base::BaseModel;
 use delta::{load_adapters, AdapterSet, MergeInputs};
@@ -104,8 +104,13 @@ fn file_name_of(p: &str) -> String {
     Path::new(p.trim_end_matches('/')).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Runs a merge end to end: checks, reads, merges, writes the folder atomically.
+/// The merge stage (`merge`): checks, reads, merges, writes the folder atomically (a cancelled
+/// or failed merge leaves no output folder).
 pub fn run_merge(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> Result<MergeOutcome> {
+    run_stage("merge", sink, cancel, |_| merge_files(req, sink, cancel))
+}
+
+fn merge_files(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> Result<MergeOutcome> {
     let start = Instant::now();
     req.spec.validate(req.adapters.len())?;
     let base = BaseModel::open(&req.base)?;
@@ -165,6 +170,5 @@ pub fn run_merge(req: &MergeRequest, sink: &EventSink, cancel: &CancelToken) -> 
     let text = serde_json::to_string_pretty(&outcome).map_err(|e| MergeError::Spec(e.to_string()))?;
     std::fs::write(&report_path, text + "\n").map_err(|e| MergeError::io(&report_path, e))?;
     out.commit()?;
-    sink.send(crate::engine::pipeline::Event::StageDone { stage: "merge".into() });
     Ok(outcome)
 }

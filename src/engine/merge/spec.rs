@@ -253,17 +253,17 @@ impl MergeSpec {
             Ok(())
         };
         if let Some(ws) = &self.weights {
-            check_len(ws, "--weights")?;
+            check_len(ws, "`weights`")?;
         }
         for o in &self.overrides {
             check_len(&o.weights, &format!("module override '{}'", o.pattern))?;
         }
         match &self.density {
             Some(_) if !self.method.uses_density() => {
-                return bad(format!("--density applies to ties, dare-linear and dare-ties, not {}", self.method))
+                return bad(format!("`density` applies to ties, dare-linear and dare-ties, not {}", self.method))
             }
             Some(ds) if ds.len() != 1 && ds.len() != k => {
-                return bad(format!("--density has {} values; give one, or one per adapter ({k})", ds.len()))
+                return bad(format!("`density` has {} values; give one, or one per adapter ({k})", ds.len()))
             }
             Some(ds) => {
                 if let Some(d) = ds.iter().find(|d| !(**d > 0.0 && **d <= 1.0)) {
@@ -276,10 +276,10 @@ impl MergeSpec {
             return bad(format!("lambda {} is not finite", self.lambda));
         }
         if self.lambda != 1.0 && !self.method.uses_lambda() {
-            return bad(format!("--lambda applies to task-arithmetic, ties, dare-linear and dare-ties, not {}", self.method));
+            return bad(format!("`lambda` applies to task-arithmetic, ties, dare-linear and dare-ties, not {}", self.method));
         }
         if self.adapter_rank == Some(0) {
-            return bad("--rank must be at least 1".into());
+            return bad("`rank` must be at least 1".into());
         }
         Ok(())
     }

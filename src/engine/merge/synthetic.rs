@@ -2,7 +2,7 @@
 //! Kaiming-uniform init (`U(-1/sqrt(in), 1/sqrt(in))`), B ~ N(0, std) so the delta is not zero.
 
 use super::error::{MergeError, Result};
-use super::kernels::splitmix64;
+use crate::engine::hash::splitmix64;
 use crate::engine::model::adapter::PEFT_PREFIX;
 use candle_core::{Device, Tensor};
 use std::collections::{BTreeSet, HashMap};

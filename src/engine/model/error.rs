@@ -1,5 +1,6 @@
 //! Errors of model loading and running. Each names the file or tensor at fault and what to do.
 
+use crate::engine::job::{Cancelled, StageError};
 use std::path::PathBuf;
 
 /// What went wrong while loading or running a model.
@@ -83,6 +84,18 @@ pub enum ModelError {
     /// A numeric failure inside candle.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for ModelError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            ModelError::Cancelled(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 /// Shorthand for results of this module.

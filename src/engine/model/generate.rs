@@ -4,6 +4,7 @@
 use super::error::Result;
 use super::llama::CausalLm;
 use super::tokenizer::TextTokenizer;
+use crate::engine::job::CancelToken;
 use candle_core::{DType, Tensor, D};
 use rand::{Rng, SeedableRng};
 
@@ -39,7 +40,7 @@ pub enum StopReason {
     MaxTokens,
     /// The context window is full.
     ContextFull,
-    /// The callback asked to stop.
+    /// The text callback asked to stop.
     Cancelled,
 }
 
@@ -195,13 +196,15 @@ pub fn generate(
 /// Greedy continuations of several prompts decoded together: the prompts are left-padded into
 /// one batch that shares a KV cache, and each row stops on its own (end-of-turn token, stop
 /// string, token budget); the batch ends when every row has. Each row gives the tokens
-/// [`generate`] gives it alone, up to floating-point rounding on near-ties.
+/// [`generate`] gives it alone, up to floating-point rounding on near-ties. `cancel` is checked
+/// before every decoding step.
 pub fn generate_greedy_batch(
     model: &CausalLm,
     tokenizer: &TextTokenizer,
     prompts: &[Vec<u32>],
     max_new_tokens: usize,
     stop_strings: &[String],
+    cancel: &CancelToken,
 ) -> Result<Vec<Generation>> {
     let device = model.device().clone();
     let context = model.config().max_position_embeddings;
@@ -221,6 +224,7 @@ pub fn generate_greedy_batch(
     let mut running: Vec<bool> = prompts.iter().map(|p| !p.is_empty()).collect();
     let mut cache = model.new_cache();
     for _ in 0..max_new_tokens {
+        cancel.check()?;
         let width = input.len() / prompts.len();
         if cache.len() + width > context {
             for (row, _) in rows.iter_mut().zip(&running).filter(|(_, r)| **r) {

@@ -4,6 +4,7 @@
 
 use super::config::{Architecture, ModelConfig};
 use super::error::{ModelError, Result};
+use super::safetensors_file::LoadProgress;
 use super::weights::Weights;
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::{Device, Tensor};
@@ -101,11 +102,13 @@ impl GgufFile {
     /// De-quantises every tensor to f32 and renames it to its HF name. For the `llama`
     /// architecture, Q and K rows are put back in HF order (llama.cpp permutes them for its
     /// interleaved RoPE).
-    pub fn weights(&mut self, config: &ModelConfig) -> Result<Weights> {
+    pub fn weights(&mut self, config: &ModelConfig, progress: LoadProgress<'_>) -> Result<Weights> {
         let mut weights = Weights::new(&self.path);
         let names: Vec<String> = self.content.tensor_infos.keys().cloned().collect();
         let permuted = config.architecture != Architecture::Qwen2;
-        for gguf_name in names {
+        let total = names.len() as u64;
+        for (done, gguf_name) in names.into_iter().enumerate() {
+            progress(done as u64, total)?;
             let Some(hf_name) = hf_tensor_name(&gguf_name) else { continue };
             let qtensor = self.content.tensor(&mut self.reader, &gguf_name, &Device::Cpu).map_err(|e| ModelError::Tensor {
                 path: self.path.clone(),
@@ -120,6 +123,7 @@ impl GgufFile {
             }
             weights.insert(hf_name, tensor);
         }
+        progress(total, total)?;
         Ok(weights)
     }
 }

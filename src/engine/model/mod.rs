@@ -3,6 +3,7 @@
 
 pub mod adapter;
 pub mod causal_softmax;
+pub mod chat;
 pub mod config;
 pub mod describe;
 pub mod error;
@@ -30,8 +31,10 @@ pub use source::{resolve_model, ModelSource};
 pub use tokenizer::TextTokenizer;
 
 use crate::engine::device::default_dtype;
+use crate::engine::job::{run_stage, CancelToken, EventSink};
 use adapter::LoraAdapter;
 use candle_core::{DType, Device};
+use safetensors_file::LoadProgress;
 use std::path::PathBuf;
 
 /// How to load a model.
@@ -78,7 +81,32 @@ pub struct LoadedModel {
 }
 
 /// Loads a model from a folder, a `.gguf` file or a cached HF id, optionally with an adapter.
+/// The same as [`load_model_stage`] without events or cancellation (tests, benchmarks).
 pub fn load_model(arg: &str, opts: &LoadOptions) -> Result<LoadedModel, ModelError> {
+    load_model_reporting(arg, opts, &mut |_, _| Ok(()))
+}
+
+/// Which model to load and how: the request of the model-loading stage.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    /// A folder with config.json, a `.gguf` file, or a cached HF id.
+    pub model: String,
+    /// Device, dtype and adapter.
+    pub options: LoadOptions,
+}
+
+/// The model-loading stage: reports the tensors read as progress of stage "load model" and
+/// stops between tensors when `cancel` is cancelled.
+pub fn load_model_stage(req: &LoadRequest, sink: &EventSink, cancel: &CancelToken) -> Result<LoadedModel, ModelError> {
+    run_stage("load model", sink, cancel, |scope| {
+        load_model_reporting(&req.model, &req.options, &mut |done, total| {
+            scope.progress(done, total, "tensors");
+            scope.check()
+        })
+    })
+}
+
+fn load_model_reporting(arg: &str, opts: &LoadOptions, progress: LoadProgress<'_>) -> Result<LoadedModel, ModelError> {
     let source = resolve_model(arg)?;
     let dtype = opts.dtype.unwrap_or_else(|| default_dtype(&opts.device));
     let (config, mut weights, tokenizer, stored_dtype, quantization) = match &source {
@@ -87,7 +115,7 @@ pub fn load_model(arg: &str, opts: &LoadOptions) -> Result<LoadedModel, ModelErr
             let tokenizer = TextTokenizer::from_hf_folder(dir, &config.eos_token_ids)?;
             let files = safetensors_file::weight_files(dir)?;
             let mut weights = weights::Weights::new(dir);
-            safetensors_file::load_safetensors(&files, &mut weights, &Device::Cpu)?;
+            safetensors_file::load_safetensors_reporting(&files, &mut weights, &Device::Cpu, progress)?;
             let stored = weights
                 .get("model.embed_tokens.weight")
                 .map(|t| crate::engine::device::dtype_name(t.dtype()).to_string())
@@ -100,7 +128,7 @@ pub fn load_model(arg: &str, opts: &LoadOptions) -> Result<LoadedModel, ModelErr
             let config = file.config()?;
             let tokenizer = TextTokenizer::from_gguf(file.content(), path, &config.eos_token_ids)?;
             let quant = quantization_summary(file.content());
-            let weights = file.weights(&config)?;
+            let weights = file.weights(&config, progress)?;
             (config, weights, tokenizer, "gguf".to_string(), Some(quant))
         }
     };

@@ -85,20 +85,44 @@ pub fn check_safetensors(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Called while weights are read with (tensors read, tensors in all); returning an error stops.
+pub type LoadProgress<'a> = &'a mut dyn FnMut(u64, u64) -> std::result::Result<(), crate::engine::job::Cancelled>;
+
 /// Loads every tensor of the given safetensors files (in their stored dtype) into `weights`.
 pub fn load_safetensors(files: &[PathBuf], weights: &mut Weights, device: &Device) -> Result<()> {
+    load_safetensors_reporting(files, weights, device, &mut |_, _| Ok(()))
+}
+
+/// [`load_safetensors`] that calls `progress(tensors_read, tensors_in_all)` after every tensor;
+/// an error from it (a cancellation) stops the load.
+pub fn load_safetensors_reporting(files: &[PathBuf], weights: &mut Weights, device: &Device, progress: LoadProgress<'_>) -> Result<()> {
+    let mut maps = Vec::with_capacity(files.len());
     for path in files {
         let file = std::fs::File::open(path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
         // SAFETY: the file is opened read-only and only read while the map lives; it is not
         // modified by this process.
         let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| ModelError::Io { path: path.clone(), source })?;
         check_safetensors(path, &mmap)?;
-        let st = safetensors::SafeTensors::deserialize(&mmap)
-            .map_err(|e| ModelError::Weights { path: path.clone(), detail: format!("not a valid safetensors file: {e}") })?;
+        maps.push((path, mmap));
+    }
+    let mut parsed = Vec::with_capacity(maps.len());
+    for (path, mmap) in &maps {
+        let st = safetensors::SafeTensors::deserialize(mmap)
+            .map_err(|e| ModelError::Weights { path: path.to_path_buf(), detail: format!("not a valid safetensors file: {e}") })?;
+        parsed.push((path, st));
+    }
+    let total = parsed.iter().map(|(_, st)| st.len()).sum::<usize>() as u64;
+    let mut done = 0u64;
+    for (path, st) in parsed {
         for (name, view) in st.tensors() {
-            let tensor =
-                view.load(device).map_err(|e| ModelError::Tensor { path: path.clone(), name: name.clone(), detail: e.to_string() })?;
+            let tensor = view.load(device).map_err(|e| ModelError::Tensor {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                detail: e.to_string(),
+            })?;
             weights.insert(name, tensor);
+            done += 1;
+            progress(done, total)?;
         }
     }
     Ok(())

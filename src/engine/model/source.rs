@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn finds_snapshot_in_hf_cache() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("models--acme--tiny");
+        let repo = dir.path().join(["models", "acme", "tiny"].join("--"));
         std::fs::create_dir_all(repo.join("snapshots/abc123")).unwrap();
         std::fs::create_dir_all(repo.join("refs")).unwrap();
         std::fs::write(repo.join("refs/main"), "abc123\n").unwrap();

@@ -1,5 +1,6 @@
 //! Errors of a training run.
 
+use crate::engine::job::{Cancelled, StageError};
 use std::path::PathBuf;
 
 /// Why a run could not start or had to stop.
@@ -39,4 +40,18 @@ pub enum TrainError {
     /// A tensor computation failed.
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// The stage was cancelled; what it had written stays valid.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl StageError for TrainError {
+    fn cancelled(&self) -> Option<&Cancelled> {
+        match self {
+            TrainError::Cancelled(c) => Some(c),
+            TrainError::Model(e) => e.cancelled(),
+            TrainError::Dataset(e) => e.cancelled(),
+            _ => None,
+        }
+    }
 }

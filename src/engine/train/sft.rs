@@ -8,10 +8,10 @@ use super::state::TrainerState;
 use super::trainer::{train, TrainJob};
 use crate::engine::data::prompt::PromptOptions;
 use crate::engine::data::split::{select_rows, split_train_val};
-use crate::engine::data::tokenize::{tokenize_dataset, TokenizedExample};
+use crate::engine::data::tokenize::{tokenize_dataset_until, TokenizedExample};
 use crate::engine::data::{load_dataset, LoadDataOptions};
-use crate::engine::model::{load_model, LoadOptions};
-use crate::engine::pipeline::{CancelToken, EventSink};
+use crate::engine::job::{run_stage, CancelToken, EventSink};
+use crate::engine::model::{load_model_stage, LoadOptions, LoadRequest};
 use std::path::PathBuf;
 
 /// Everything a run needs.
@@ -42,31 +42,53 @@ pub struct SftRequest {
     pub config: TrainConfig,
 }
 
-/// Loads everything, reports the data and tokenisation summaries as log events, and trains.
+/// The training stage: loads the data and the base model, reports the data and tokenisation
+/// summaries as log events, and trains (see [`train`]). Its stage name is `train RUN`; the model
+/// loads as its own stage inside it. A cancelled run returns [`TrainError::Cancelled`] after
+/// writing its checkpoint.
 pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Result<TrainerState, TrainError> {
-    let dataset = load_dataset(&req.data, &req.data_options)?;
-    events.log(format!("{}: {}", req.data.display(), dataset.report.summary()));
-    let mut loaded = load_model(&req.model, &req.load)?;
-    let context = loaded.model.config().max_position_embeddings;
-    if req.config.max_len > context {
-        events.log(format!(
-            "max_len {} is past the model's context of {context} positions: examples are cut at {context}",
-            req.config.max_len
-        ));
-    }
-    let prompt = PromptOptions { max_len: req.config.max_len.min(context), ..req.prompt.clone() };
-    let (tokenized, report) = tokenize_dataset(&dataset, &loaded.tokenizer, &prompt)?;
-    events.log(format!("tokenised: {}", report.summary()));
-    let selected = select_rows(&dataset, tokenized, &report.source_index, req.rows.as_deref())?;
-    if selected.is_empty() {
-        return Err(TrainError::Data("no examples left to train on after row selection and tokenisation".into()));
-    }
-    let (train_idx, val_idx) = split_train_val(selected.len(), req.val_fraction, req.val_max, req.config.seed);
-    let pick = |idx: &[usize]| -> Vec<TokenizedExample> { idx.iter().map(|&i| selected[i].clone()).collect() };
-    let (train_set, val_set) = (pick(&train_idx), pick(&val_idx));
-    events.log(format!("{}: {} training and {} validation examples", req.run, train_set.len(), val_set.len()));
-    let pad_id = loaded.tokenizer.stop_ids().first().copied().unwrap_or(0);
-    let job =
-        TrainJob { run: req.run.clone(), train: &train_set, val: &val_set, out_dir: &req.out_dir, base_model: req.model.clone(), pad_id };
-    train(&mut loaded.model, &job, &req.config, events, cancel)
+    let stage = format!("train {}", req.run);
+    run_stage(&stage, events, cancel, |scope| {
+        let dataset = load_dataset(&req.data, &req.data_options)?;
+        scope.log(format!("{}: {}", req.data.display(), dataset.report.summary()));
+        scope.check()?;
+        let load = LoadRequest { model: req.model.clone(), options: req.load.clone() };
+        let mut loaded = load_model_stage(&load, events, cancel)?;
+        let context = loaded.model.config().max_position_embeddings;
+        if req.config.max_len > context {
+            scope.warn(format!(
+                "max_len {} is past the model's context of {context} positions: examples are cut at {context}",
+                req.config.max_len
+            ));
+        }
+        let prompt = PromptOptions { max_len: req.config.max_len.min(context), ..req.prompt.clone() };
+        let (tokenized, report) = tokenize_dataset_until(&dataset, &loaded.tokenizer, &prompt, cancel)?;
+        scope.log(format!("tokenised: {}", report.summary()));
+        let selected = select_rows(&dataset, tokenized, &report.source_index, req.rows.as_deref())?;
+        if selected.is_empty() {
+            return Err(TrainError::Data("no examples left to train on after row selection and tokenisation".into()));
+        }
+        let (train_idx, val_idx) = split_train_val(selected.len(), req.val_fraction, req.val_max, req.config.seed);
+        let pick = |idx: &[usize]| -> Vec<TokenizedExample> { idx.iter().map(|&i| selected[i].clone()).collect() };
+        let (train_set, val_set) = (pick(&train_idx), pick(&val_idx));
+        scope.log(format!("{}: {} training and {} validation examples", req.run, train_set.len(), val_set.len()));
+        if val_set.is_empty() {
+            scope.warn(format!(
+                "{}: no validation rows (val_fraction {} of {} rows): the validation loss and the loss-reduction ratio are not recorded",
+                req.run,
+                req.val_fraction,
+                selected.len()
+            ));
+        }
+        let pad_id = loaded.tokenizer.stop_ids().first().copied().unwrap_or(0);
+        let job = TrainJob {
+            run: req.run.clone(),
+            train: &train_set,
+            val: &val_set,
+            out_dir: &req.out_dir,
+            base_model: req.model.clone(),
+            pad_id,
+        };
+        train(&mut loaded.model, &job, &req.config, scope.name, events, cancel)
+    })
 }

@@ -1,7 +1,9 @@
 //! `trainer_state.json`: the loss log, the evaluation points (for the loss-reduction-ratio
 //! diagnostic), the status, and the step a checkpoint was taken at.
 
+use super::error::TrainError;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// One logged optimiser step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +27,9 @@ pub struct EvalEntry {
     pub step: u64,
     /// Loss on a fixed slice of the training data.
     pub train_loss: f64,
-    /// Loss on the validation slice.
-    pub val_loss: f64,
+    /// Loss on the validation slice; missing when the run has no validation rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
 }
 
 /// Where a run stands.
@@ -68,4 +71,58 @@ pub struct TrainerState {
     pub evals: Vec<EvalEntry>,
     /// The settings, for the record.
     pub config: super::config::TrainConfig,
+}
+
+impl TrainerState {
+    /// The file name inside a run folder.
+    pub const FILE: &'static str = "trainer_state.json";
+
+    /// Reads `dir/trainer_state.json`; `Ok(None)` when there is none.
+    pub fn read(dir: &Path) -> Result<Option<Self>, TrainError> {
+        let path = dir.join(Self::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(TrainError::Checkpoint { path, detail: e.to_string() }),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| TrainError::Checkpoint { path, detail: format!("line {}: {e}", e.line()) })
+    }
+
+    /// Writes `dir/trainer_state.json` atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), TrainError> {
+        let path = dir.join(Self::FILE);
+        let text = serde_json::to_vec_pretty(self).map_err(|e| TrainError::Checkpoint { path: path.clone(), detail: e.to_string() })?;
+        crate::engine::fsutil::write_atomic(&path, &text).map_err(|e| TrainError::Checkpoint { path, detail: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_without_validation_rows_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = TrainerState {
+            run: "sub-0".into(),
+            status: RunStatus::Cancelled,
+            message: Some("stop".into()),
+            global_step: 2,
+            total_steps: 4,
+            checkpoint_step: Some(2),
+            train_examples: 9,
+            val_examples: 0,
+            log: vec![LogEntry { step: 1, loss: 2.0, lr: 1e-4, grad_norm: 0.5, tokens_per_s: 100.0 }],
+            evals: vec![
+                EvalEntry { step: 0, train_loss: 2.5, val_loss: None },
+                EvalEntry { step: 2, train_loss: 2.0, val_loss: Some(2.2) },
+            ],
+            config: super::super::config::TrainConfig::preset("quick").unwrap(),
+        };
+        state.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(TrainerState::FILE)).unwrap();
+        assert!(!text.contains("\"val_loss\": null") && !text.contains("NaN"), "{text}");
+        assert_eq!(TrainerState::read(dir.path()).unwrap(), Some(state));
+        assert_eq!(TrainerState::read(&dir.path().join("absent")).unwrap(), None);
+    }
 }

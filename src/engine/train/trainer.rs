@@ -9,10 +9,10 @@ use super::loss::masked_lm_loss;
 use super::optimizer::AdamW;
 use super::schedule::learning_rate;
 use super::state::{EvalEntry, LogEntry, RunStatus, TrainerState};
+use crate::engine::job::{CancelToken, Cancelled, Event, EventSink};
 use crate::engine::model::linear::{ForwardCtx, Kernels};
 use crate::engine::model::lora::LoraSet;
 use crate::engine::model::CausalLm;
-use crate::engine::pipeline::{CancelToken, Event, EventSink};
 use candle_core::Tensor;
 use std::path::Path;
 use std::time::Instant;
@@ -33,10 +33,18 @@ pub struct TrainJob<'a, T: LabelledTokens> {
     pub pad_id: u32,
 }
 
-/// Mean loss over `items` (fused kernels, no dropout), weighted by labelled tokens.
-pub fn evaluate_loss<T: LabelledTokens>(model: &CausalLm, items: &[T], batch_size: usize, pad_id: u32) -> Result<f64, TrainError> {
+/// Mean loss over `items` (fused kernels, no dropout), weighted by labelled tokens; `None` when
+/// no item has a labelled token. Checks `cancel` between batches.
+pub fn evaluate_loss<T: LabelledTokens>(
+    model: &CausalLm,
+    items: &[T],
+    batch_size: usize,
+    pad_id: u32,
+    cancel: &CancelToken,
+) -> Result<Option<f64>, TrainError> {
     let (mut total, mut count) = (0f64, 0usize);
     for chunk in items.chunks(batch_size.max(1)) {
+        cancel.check()?;
         let refs: Vec<&T> = chunk.iter().collect();
         let batch = collate(&refs, pad_id, model.device())?;
         if let Some((loss, n)) = masked_lm_loss(model, &batch, ForwardCtx::INFERENCE)? {
@@ -44,21 +52,19 @@ pub fn evaluate_loss<T: LabelledTokens>(model: &CausalLm, items: &[T], batch_siz
             count += n;
         }
     }
-    Ok(if count == 0 { f64::NAN } else { total / count as f64 })
-}
-
-fn write_state(out_dir: &Path, state: &TrainerState) -> Result<(), TrainError> {
-    let path = out_dir.join("trainer_state.json");
-    let text = serde_json::to_vec_pretty(state).map_err(|e| TrainError::Checkpoint { path: path.clone(), detail: e.to_string() })?;
-    crate::engine::fsutil::write_atomic(&path, &text).map_err(|e| TrainError::Checkpoint { path, detail: e.to_string() })
+    Ok((count > 0).then(|| total / count as f64))
 }
 
 /// Trains LoRA adapters on `job.train`, resuming from `job.out_dir/checkpoint` when present.
-/// Returns the final state; a cancelled run returns `Ok` with status `Cancelled`.
+/// Reports progress as stage `stage` on `events`. Cancellation is noticed between micro-batches
+/// and evaluation batches: the run then writes a checkpoint at the last finished optimiser step,
+/// records status `cancelled` and returns [`TrainError::Cancelled`]; running it again resumes on
+/// the same curve.
 pub fn train<T: LabelledTokens>(
     model: &mut CausalLm,
     job: &TrainJob<'_, T>,
     cfg: &TrainConfig,
+    stage: &str,
     events: &EventSink,
     cancel: &CancelToken,
 ) -> Result<TrainerState, TrainError> {
@@ -90,8 +96,6 @@ pub fn train<T: LabelledTokens>(
     let total_steps = cfg.total_steps(job.train.len());
     let eval_slice = &job.train[..cfg.eval_examples.min(job.train.len())];
     let val_slice = &job.val[..cfg.eval_examples.min(job.val.len())];
-    let previous =
-        std::fs::read_to_string(job.out_dir.join("trainer_state.json")).ok().and_then(|t| serde_json::from_str::<TrainerState>(&t).ok());
     let mut state = TrainerState {
         run: job.run.clone(),
         status: RunStatus::Running,
@@ -105,37 +109,53 @@ pub fn train<T: LabelledTokens>(
         evals: Vec::new(),
         config: cfg.clone(),
     };
-    if let (Some(prev), true) = (previous, resumed.is_some()) {
-        state.log = prev.log.into_iter().filter(|e| e.step <= start_step).collect();
-        state.evals = prev.evals.into_iter().filter(|e| e.step <= start_step).collect();
+    if resumed.is_some() {
+        match TrainerState::read(job.out_dir) {
+            Ok(Some(prev)) => {
+                state.log = prev.log.into_iter().filter(|e| e.step <= start_step).collect();
+                state.evals = prev.evals.into_iter().filter(|e| e.step <= start_step).collect();
+            }
+            Ok(None) => {}
+            Err(e) => events.warn(format!("{e}; the loss history before step {start_step} starts afresh")),
+        }
     }
-    let stage = format!("train {}", job.run);
+    // Saves a checkpoint at `step` (the last finished optimiser step) and ends the run as cancelled.
+    let stop = |state: &mut TrainerState, optimizer: &AdamW, step: u64, c: Cancelled| -> Result<TrainerState, TrainError> {
+        save_checkpoint(job.out_dir, &lora, optimizer, step, cfg, &job.base_model)?;
+        state.status = RunStatus::Cancelled;
+        state.checkpoint_step = Some(step);
+        state.message = Some(c.reason.clone());
+        state.write(job.out_dir)?;
+        events.log(format!("{}: stopped at step {step} of {total_steps} ({}); run again to resume", job.run, c.reason));
+        Err(TrainError::Cancelled(c))
+    };
     let run_eval = |model: &CausalLm, state: &mut TrainerState, step: u64| -> Result<(), TrainError> {
-        let train_loss = evaluate_loss(model, eval_slice, cfg.micro_batch, job.pad_id)?;
-        let val_loss = if val_slice.is_empty() { f64::NAN } else { evaluate_loss(model, val_slice, cfg.micro_batch, job.pad_id)? };
+        let train_loss = evaluate_loss(model, eval_slice, cfg.micro_batch, job.pad_id, cancel)?.unwrap_or(f64::NAN);
+        let val_loss = evaluate_loss(model, val_slice, cfg.micro_batch, job.pad_id, cancel)?;
         state.evals.push(EvalEntry { step, train_loss, val_loss });
-        events.log(format!("{} step {step}: validation loss {val_loss:.4}, train-slice loss {train_loss:.4}", job.run));
-        events.send(Event::Loss { run: job.run.clone(), step, train: Some(train_loss), val: Some(val_loss).filter(|v| v.is_finite()) });
+        let val_text = val_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a (no validation rows)".into());
+        events.log(format!("{} step {step}: validation loss {val_text}, train-slice loss {train_loss:.4}", job.run));
+        events.send(Event::Loss { run: job.run.clone(), step, train: Some(train_loss), val: val_loss });
         Ok(())
     };
-    if state.evals.is_empty() {
-        run_eval(model, &mut state, start_step)?;
+    // An evaluation point that a cancelled run did not finish is taken when it resumes.
+    let due = |step: u64| step == 0 || (cfg.eval_every > 0 && step % cfg.eval_every == 0);
+    if state.evals.last().map(|e| e.step) != Some(start_step) && due(start_step) {
+        match run_eval(model, &mut state, start_step) {
+            Err(TrainError::Cancelled(c)) => return stop(&mut state, &optimizer, start_step, c),
+            other => other?,
+        }
     }
+    events.progress(stage, start_step, total_steps, "");
     let n = job.train.len();
     for step in start_step..total_steps {
-        if cancel.is_cancelled() {
-            save_checkpoint(job.out_dir, &lora, &optimizer, step, cfg, &job.base_model)?;
-            state.status = RunStatus::Cancelled;
-            state.checkpoint_step = Some(step);
-            state.message = Some(cancel.reason().unwrap_or_else(|| "cancelled".into()));
-            write_state(job.out_dir, &state)?;
-            events.log(format!("{}: stopped at step {step}; run again to resume", job.run));
-            return Ok(state);
-        }
         let started = Instant::now();
         let mut accumulated: Option<Vec<Tensor>> = None;
         let (mut loss_sum, mut micro_count, mut tokens) = (0f64, 0usize, 0usize);
         for a in 0..cfg.grad_accum {
+            if let Err(c) = cancel.check() {
+                return stop(&mut state, &optimizer, step, c);
+            }
             let k = step * cfg.grad_accum as u64 + a as u64;
             let idx = micro_batch_indices(n, cfg.micro_batch, cfg.seed, k);
             let items: Vec<&T> = idx.iter().map(|&i| &job.train[i]).collect();
@@ -149,8 +169,7 @@ pub fn train<T: LabelledTokens>(
                 state.status = RunStatus::Failed;
                 let e = TrainError::NonFinite { step: step + 1, loss: value };
                 state.message = Some(e.to_string());
-                write_state(job.out_dir, &state)?;
-                events.send(Event::Failed { stage: stage.clone(), message: e.to_string() });
+                state.write(job.out_dir)?;
                 return Err(e);
             }
             loss_sum += value;
@@ -185,26 +204,31 @@ pub fn train<T: LabelledTokens>(
             grad_norm,
             tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64(),
         };
-        events.progress(&stage, done, total_steps, format!("loss {:.4}, lr {:.2e}, {:.0} tok/s", entry.loss, lr, entry.tokens_per_s));
+        events.progress(stage, done, total_steps, format!("loss {:.4}, lr {:.2e}, {:.0} tok/s", entry.loss, lr, entry.tokens_per_s));
         events.send(Event::Loss { run: job.run.clone(), step: done, train: Some(entry.loss), val: None });
         state.log.push(entry);
-        if cfg.eval_every > 0 && done % cfg.eval_every == 0 && done < total_steps {
-            run_eval(model, &mut state, done)?;
+        if due(done) && done < total_steps {
+            match run_eval(model, &mut state, done) {
+                Err(TrainError::Cancelled(c)) => return stop(&mut state, &optimizer, done, c),
+                other => other?,
+            }
         }
         if cfg.save_every > 0 && done % cfg.save_every == 0 && done < total_steps {
             save_checkpoint(job.out_dir, &lora, &optimizer, done, cfg, &job.base_model)?;
             state.checkpoint_step = Some(done);
-            write_state(job.out_dir, &state)?;
+            state.write(job.out_dir)?;
         }
     }
     if state.evals.last().map(|e| e.step) != Some(total_steps) {
-        run_eval(model, &mut state, total_steps)?;
+        match run_eval(model, &mut state, total_steps) {
+            Err(TrainError::Cancelled(c)) => return stop(&mut state, &optimizer, total_steps, c),
+            other => other?,
+        }
     }
     save_checkpoint(job.out_dir, &lora, &optimizer, total_steps, cfg, &job.base_model)?;
     lora.save_peft(job.out_dir, &job.base_model)?;
     state.status = RunStatus::Finished;
     state.checkpoint_step = Some(total_steps);
-    write_state(job.out_dir, &state)?;
-    events.send(Event::StageDone { stage });
+    state.write(job.out_dir)?;
     Ok(state)
 }

@@ -15,7 +15,7 @@ use mc_formats::ArcPrompt;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The benchmark names `--bench NAME:PATH` understands (a `.toml` PATH takes any NAME).
+/// The benchmark names a `NAME:PATH` benchmark spec understands (a `.toml` PATH takes any NAME).
 pub const KNOWN_BENCHMARKS: &[&str] = &[
     "arc",
     "arc_easy",

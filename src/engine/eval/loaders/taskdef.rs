@@ -53,7 +53,8 @@ fn default_delimiter() -> String {
 }
 
 /// Expected format, for messages.
-pub const TASKDEF_FORMAT: &str = "task definition TOML with data, prompt, choices and answer keys (see `dtm-studio eval --help`)";
+pub const TASKDEF_FORMAT: &str =
+    "task definition TOML with data, prompt, choices and answer keys (optional: target_delimiter, id, fewshot_split, fewshot, description)";
 
 fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(v, |cur, key| match cur {
