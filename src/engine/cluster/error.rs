@@ -1,6 +1,6 @@
 //! Errors of the Disperse split: bad K, mismatched inputs, missing label columns.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use std::path::PathBuf;
 
 /// What went wrong while splitting the data into portions.
@@ -68,13 +68,4 @@ pub enum ClusterError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for ClusterError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            ClusterError::Cancelled(c) => Some(c),
-            ClusterError::Data(e) => e.cancelled(),
-            ClusterError::Embed(e) => e.cancelled(),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(ClusterError, Data, Embed);

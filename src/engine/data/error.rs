@@ -1,7 +1,7 @@
 //! Errors of reading, validating and tokenising instruction data. Each names the file, the
 //! line or row, and the field at fault, and says what to do.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use std::path::PathBuf;
 
 /// Where in a data file something was found: a 0-based row and, when known, a 1-based line.
@@ -137,15 +137,7 @@ pub enum DataError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for DataError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            DataError::Cancelled(c) => Some(c),
-            DataError::Model(e) => e.cancelled(),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(DataError, Model);
 
 /// Result with [`DataError`].
 pub type Result<T> = std::result::Result<T, DataError>;

@@ -1,7 +1,7 @@
 //! Errors of the sentence encoders and of embedding files. Each names the file at fault and what
 //! to do about it.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use std::path::PathBuf;
 
 /// What went wrong while loading an encoder, embedding texts, or reading an embeddings file.
@@ -69,15 +69,7 @@ pub enum EmbedError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for EmbedError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            EmbedError::Cancelled(c) => Some(c),
-            EmbedError::Data(e) => e.cancelled(),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(EmbedError, Data);
 
 impl EmbedError {
     /// An I/O error at `path`.

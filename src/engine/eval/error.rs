@@ -1,7 +1,7 @@
 //! Errors of benchmark loading, scoring and result handling. Each names the file (and line or
 //! field) at fault and says what to do.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use std::path::PathBuf;
 
 /// What went wrong while evaluating.
@@ -78,15 +78,7 @@ pub enum EvalError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for EvalError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            EvalError::Cancelled(c) => Some(c),
-            EvalError::Model(e) => e.cancelled(),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(EvalError, Model);
 
 /// Shorthand for results of this module.
 pub type Result<T> = std::result::Result<T, EvalError>;

@@ -17,6 +17,24 @@ pub trait StageError: std::error::Error {
     fn cancelled(&self) -> Option<&Cancelled>;
 }
 
+/// Implements [`StageError`] for a stage's error enum: its `Cancelled` variant is the
+/// cancellation, and the variants listed after the type wrap errors of inner stages that may
+/// carry one (`impl_stage_error!(TrainError, Model, Dataset)`).
+macro_rules! impl_stage_error {
+    ($error:ident $(, $inner:ident)*) => {
+        impl $crate::engine::job::StageError for $error {
+            fn cancelled(&self) -> Option<&$crate::engine::job::Cancelled> {
+                match self {
+                    $error::Cancelled(c) => Some(c),
+                    $($error::$inner(e) => $crate::engine::job::StageError::cancelled(e),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use impl_stage_error;
+
 impl StageError for Cancelled {
     fn cancelled(&self) -> Option<&Cancelled> {
         Some(self)

@@ -1,6 +1,6 @@
 //! Errors of merging. Each names the file, the tensor or the setting at fault and what to do.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use crate::engine::model::ModelError;
 use std::path::PathBuf;
 
@@ -64,16 +64,7 @@ pub enum MergeError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for MergeError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            MergeError::Cancelled(c) => Some(c),
-            MergeError::Model(e) => e.cancelled(),
-            MergeError::Data(e) => e.cancelled(),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(MergeError, Model, Data);
 
 impl MergeError {
     /// An I/O error on `path`.

@@ -1,6 +1,6 @@
 //! Errors of model loading and running. Each names the file or tensor at fault and what to do.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use std::path::PathBuf;
 
 /// What went wrong while loading or running a model.
@@ -89,14 +89,7 @@ pub enum ModelError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for ModelError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            ModelError::Cancelled(c) => Some(c),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(ModelError);
 
 /// Shorthand for results of this module.
 pub type Result<T> = std::result::Result<T, ModelError>;

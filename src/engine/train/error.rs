@@ -1,6 +1,6 @@
 //! Errors of a training run.
 
-use crate::engine::job::{Cancelled, StageError};
+use crate::engine::job::Cancelled;
 use std::path::PathBuf;
 
 /// Why a run could not start or had to stop.
@@ -45,13 +45,4 @@ pub enum TrainError {
     Cancelled(#[from] Cancelled),
 }
 
-impl StageError for TrainError {
-    fn cancelled(&self) -> Option<&Cancelled> {
-        match self {
-            TrainError::Cancelled(c) => Some(c),
-            TrainError::Model(e) => e.cancelled(),
-            TrainError::Dataset(e) => e.cancelled(),
-            _ => None,
-        }
-    }
-}
+crate::engine::job::stage::impl_stage_error!(TrainError, Model, Dataset);
