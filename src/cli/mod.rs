@@ -12,6 +12,7 @@ mod inspect;
 mod merge;
 mod portion;
 mod progress;
+mod project;
 mod spelling;
 mod train;
 
@@ -35,6 +36,12 @@ pub struct Cli {
 /// The headless commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: a folder with a commented dtm.toml (model, data, K, benchmarks, the paper's defaults).
+    Init(project::InitArgs),
+    /// Run a project (data -> disperse -> train vanilla and K sub-models -> merge -> evaluate -> report); resumes.
+    Run(project::RunArgs),
+    /// Every stage of a project: done, stale, pending or failed, with its time and key figure.
+    Status(project::StatusArgs),
     /// Describe a model: architecture, parameters, dtype, vocabulary, context, chat template.
     Inspect(inspect::InspectArgs),
     /// Train a LoRA adapter on instruction data (Ctrl-C checkpoints; run again to resume).
@@ -86,7 +93,8 @@ impl RuntimeArgs {
 }
 
 /// The headless commands this binary offers, for the no-display message.
-pub const HEADLESS_COMMANDS: &str = "inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
+pub const HEADLESS_COMMANDS: &str =
+    "init, run, status, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
 
 /// Runs one subcommand. Settings named in engine messages are spelled as this command line's
 /// flags.
@@ -96,6 +104,9 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 
 fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Init(args) => project::init(args),
+        Command::Run(args) => project::run(args),
+        Command::Status(args) => project::status(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(args),
         Command::Chat(args) => chat::run(args),

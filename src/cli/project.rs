@@ -1,0 +1,109 @@
+//! `dtm-studio init`, `run` and `status`: a whole Disperse-Then-Merge experiment as one project
+//! folder with a `dtm.toml`.
+
+use super::progress::with_progress;
+use crate::engine::pipeline::{init_project, project_status, run_project, Action, InitRequest, RunOptions, StageState};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project folder (created if missing).
+    pub dir: PathBuf,
+    /// Base model: a folder with config.json, a .gguf file, or a cached HF id.
+    #[arg(long)]
+    pub model: String,
+    /// Instruction data file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Benchmarks as NAME:PATH (repeatable), e.g. arc_easy:bench/arc_easy_dev.jsonl.
+    #[arg(long = "bench")]
+    pub bench: Vec<String>,
+    /// Number of portions (sub-models).
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
+    /// Training preset: paper or quick.
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The project folder (or its dtm.toml).
+    pub dir: PathBuf,
+    /// Only stages matching this pattern (repeatable; `*` matches anything), e.g. 'train:*'.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Start at this stage; earlier stages are left as they are.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Run these stages again even when done (repeatable pattern).
+    #[arg(long)]
+    pub force: Vec<String>,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The project folder (or its dtm.toml).
+    pub dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `init`.
+pub fn init(args: InitArgs) -> anyhow::Result<()> {
+    let benchmarks = args
+        .bench
+        .iter()
+        .map(|b| {
+            b.split_once(':')
+                .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
+                .ok_or_else(|| anyhow::anyhow!("--bench '{b}': write NAME:PATH"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let req = InitRequest { dir: args.dir.clone(), model: args.model, data: args.data, benchmarks, k: args.k, preset: args.preset };
+    let project = init_project(&req)?;
+    println!("wrote {}; run it with `dtm-studio run {}`", project.file.display(), args.dir.display());
+    Ok(())
+}
+
+/// Runs `run`, then prints what each stage did.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let opts = RunOptions { only: args.only, from: args.from, force: args.force };
+    let summary = with_progress(|sink, cancel| run_project(&args.dir, &opts, sink, cancel))?;
+    let ran = summary.stages.iter().filter(|(_, a)| matches!(a, Action::Ran { .. })).count();
+    let done = summary.stages.iter().filter(|(_, a)| *a == Action::Done).count();
+    for (stage, action) in &summary.stages {
+        if let Action::Blocked { by } = action {
+            println!("  {stage}: not run, {by} is not done");
+        }
+    }
+    println!("{ran} stage(s) ran, {done} already done; report in {}", args.dir.join("report").display());
+    Ok(())
+}
+
+/// Runs `status`.
+pub fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let stages = project_status(&args.dir)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&stages)?);
+        return Ok(());
+    }
+    let width = stages.iter().map(|s| s.stage.len()).max().unwrap_or(5);
+    println!("{:<width$}  {:<8} {:>9}  figure", "stage", "state", "seconds");
+    for s in &stages {
+        let state = match s.state {
+            StageState::Done => "done",
+            StageState::Stale => "stale",
+            StageState::Pending => "pending",
+            StageState::Failed => "failed",
+        };
+        let secs = s.seconds.map(|x| format!("{x:.1}")).unwrap_or_default();
+        println!("{:<width$}  {state:<8} {secs:>9}  {}", s.stage, s.figure.as_deref().unwrap_or(""));
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The pipeline end to end on the tiny fixture model: a project runs every stage, a cancelled
+//! training resumes, a changed merge weight re-runs only that merge, its evaluations and the
+//! report, a finished project returns at once, and bad project files are refused before any work.
+
+use crate::common::fixture;
+use dtm_studio::engine::job::{CancelToken, Event, EventSink};
+use dtm_studio::engine::pipeline::{project_status, run_project, Action, PipelineError, Project, RunOptions, StageState};
+use dtm_studio::engine::train::state::TrainerState;
+use std::path::Path;
+use std::time::Instant;
+
+const WORDS: &[&str] = &["apple", "river", "stone", "cloud", "garden", "engine", "music", "paper", "silver", "window"];
+
+const ARC: &str = r#"{"id": "q1", "question": {"stem": "Which is a planet?", "choices": [{"text": "Mars", "label": "A"}, {"text": "the Moon", "label": "B"}]}, "answerKey": "A"}
+{"id": "q2", "question": {"stem": "Which is wet?", "choices": [{"text": "water", "label": "A"}, {"text": "sand", "label": "B"}]}, "answerKey": "A"}
+{"id": "q3", "question": {"stem": "What melts ice?", "choices": [{"text": "heat", "label": "A"}, {"text": "cold", "label": "B"}]}, "answerKey": "A"}
+"#;
+
+/// A project folder with data, a benchmark and a dtm.toml; `extra` is appended to the file.
+fn project(dir: &Path, merge_weights: &str, extra: &str) {
+    let rows: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            let (a, b) = (WORDS[i % WORDS.len()], WORDS[(i * 7 + 3) % WORDS.len()]);
+            let topic = if i % 2 == 0 { "count" } else { "name" };
+            serde_json::json!({"instruction": format!("{topic} {a} {b} {i}?"), "input": "", "output": format!("{b} {a}.")})
+        })
+        .collect();
+    std::fs::write(dir.join("data.json"), serde_json::to_string(&rows).unwrap()).unwrap();
+    std::fs::write(dir.join("arc.jsonl"), ARC).unwrap();
+    let toml = format!(
+        r#"[data]
+path = "data.json"
+template = "chat"
+val_fraction = 0.1
+
+[model]
+path = "{model}"
+dtype = "f32"
+
+[disperse]
+method = "balanced"
+k = 2
+
+[train]
+preset = "quick"
+lora_r = 4
+lora_alpha = 8.0
+targets = ["all-linear"]
+lr = 0.01
+max_steps = 4
+batch = 2
+grad_accum = 1
+max_len = 128
+warmup = 1
+eval_every = 2
+save_every = 2
+
+[[merge]]
+name = "average"
+method = "linear"
+weights = [{merge_weights}]
+
+[[merge]]
+name = "ties"
+method = "ties"
+output = "full"
+
+[[eval]]
+name = "arc"
+path = "arc.jsonl"
+batch = 2
+
+[device]
+device = "cpu"
+{extra}"#,
+        model = fixture("tiny-llama").display()
+    );
+    std::fs::write(dir.join("dtm.toml"), toml).unwrap();
+}
+
+fn run(dir: &Path) -> Result<Vec<(String, Action)>, PipelineError> {
+    run_project(dir, &RunOptions::default(), &EventSink::discard(), &CancelToken::new()).map(|s| s.stages)
+}
+
+fn ran(stages: &[(String, Action)]) -> Vec<String> {
+    stages.iter().filter(|(_, a)| matches!(a, Action::Ran { .. })).map(|(s, _)| s.clone()).collect()
+}
+
+#[test]
+fn pipeline_runs_every_stage_resumes_a_cancelled_run_and_reruns_only_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    project(dir, "0.5, 0.5", "");
+    // Cancel while the first sub-model trains.
+    let (sink, rx) = EventSink::channel();
+    let cancel = CancelToken::new();
+    let stopper = cancel.clone();
+    rx.set_waker(move |e| {
+        if matches!(e, Event::Progress { stage, step, .. } if stage == "train sub-0" && *step == 2) {
+            stopper.cancel("test stop");
+        }
+    });
+    let err = run_project(dir, &RunOptions::default(), &sink, &cancel).unwrap_err();
+    assert!(matches!(err, PipelineError::Cancelled(_)), "{err}");
+    let stopped = TrainerState::read(&dir.join("train/sub-0")).unwrap().unwrap();
+    assert_eq!(stopped.global_step, 2);
+    assert!(!dir.join(".dtm/lock").exists(), "the lock is released");
+    // Resume: the finished stages are not redone.
+    let stages = run(dir).unwrap();
+    let redone = ran(&stages);
+    assert!(!redone.iter().any(|s| s == "data" || s == "embed" || s == "cluster" || s == "train:vanilla"), "{redone:?}");
+    assert!(redone.contains(&"train:sub-0".to_string()) && redone.contains(&"report".to_string()));
+    let resumed = TrainerState::read(&dir.join("train/sub-0")).unwrap().unwrap();
+    assert_eq!((resumed.global_step, resumed.log.len()), (4, 4));
+    // The report compares base, vanilla, every sub-model and both merges, with finite numbers.
+    let csv = std::fs::read_to_string(dir.join("report/results.csv")).unwrap();
+    let md = std::fs::read_to_string(dir.join("report/report.md")).unwrap();
+    for label in ["base", "vanilla", "sub-0", "sub-1", "average", "ties"] {
+        assert!(md.contains(label) && csv.contains(label), "{label} missing from\n{md}");
+    }
+    assert!(!csv.contains("NaN") && !csv.contains("inf"), "{csv}");
+    assert!(dir.join("merge/ties/config.json").is_file() && dir.join("merge/average/adapter_model.safetensors").is_file());
+    // Finished: nothing runs, quickly, and every stage is done.
+    let started = Instant::now();
+    let again = run(dir).unwrap();
+    let took = started.elapsed();
+    assert!(ran(&again).is_empty(), "{again:?}");
+    assert!(took.as_secs_f64() < 1.0, "a finished project took {took:?}");
+    let status = project_status(dir).unwrap();
+    assert!(status.iter().all(|s| s.state == StageState::Done), "{status:?}");
+    // A changed merge weight re-runs that merge, its evaluations and the report only.
+    let sub1 = std::fs::read(dir.join("train/sub-1/adapter_model.safetensors")).unwrap();
+    let text = std::fs::read_to_string(dir.join("dtm.toml")).unwrap().replace("weights = [0.5, 0.5]", "weights = [0.8, 0.2]");
+    std::fs::write(dir.join("dtm.toml"), text).unwrap();
+    let stale: Vec<String> = project_status(dir).unwrap().into_iter().filter(|s| s.state != StageState::Done).map(|s| s.stage).collect();
+    assert_eq!(stale, vec!["merge:average", "eval:average:arc", "report"]);
+    let changed = ran(&run(dir).unwrap());
+    assert_eq!(changed, vec!["merge:average", "eval:average:arc", "report"]);
+    assert_eq!(std::fs::read(dir.join("train/sub-1/adapter_model.safetensors")).unwrap(), sub1, "sub-models untouched");
+}
+
+#[test]
+fn pipeline_refuses_bad_project_files_with_key_and_line() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("path = \"data.json\"", "path = \"missing.json\"", "dtm.toml:2: data.path"),
+        ("k = 2", "k = 1", "disperse.k: K = 1"),
+        ("method = \"ties\"", "method = \"blend\"", "merge[1].method: merge settings: unknown method 'blend'"),
+        ("path = \"arc.jsonl\"", "path = \"nowhere.jsonl\"", "eval[0].path"),
+        ("max_steps = 4", "max_steps = 4\nmax_stepz = 3", "unknown field `max_stepz`"),
+        ("lora_r = 4", "lora_r = \"four\"", "lora_r"),
+        ("k = 2", "k = 99", "disperse.k: K = 99 is larger than the 40 rows"),
+    ];
+    for (from, to, expected) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        project(tmp.path(), "0.5, 0.5", "");
+        let path = tmp.path().join("dtm.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replacen(from, to, 1);
+        std::fs::write(&path, text).unwrap();
+        let err = match Project::load(tmp.path()) {
+            Err(e) => e,
+            Ok(_) => run(tmp.path()).unwrap_err(),
+        };
+        let msg = err.to_string();
+        assert!(msg.contains(expected), "{to}: {msg}");
+        assert!(msg.contains("line") || msg.contains("dtm.toml:"), "{to}: no line in {msg}");
+        assert!(!tmp.path().join("data/manifest.json").exists(), "{to}: work started");
+    }
+}
