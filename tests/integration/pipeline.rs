@@ -16,7 +16,8 @@ const ARC: &str = r#"{"id": "q1", "question": {"stem": "Which is a planet?", "ch
 {"id": "q3", "question": {"stem": "What melts ice?", "choices": [{"text": "heat", "label": "A"}, {"text": "cold", "label": "B"}]}, "answerKey": "A"}
 "#;
 
-/// A project folder with data, a benchmark and a dtm.toml; `extra` is appended to the file.
+/// A project folder with data, a benchmark and a dtm.toml (the first merge's weights, if any;
+/// `extra` appended to the file).
 fn project(dir: &Path, merge_weights: &str, extra: &str) {
     let rows: Vec<serde_json::Value> = (0..40)
         .map(|i| {
@@ -58,7 +59,7 @@ save_every = 2
 [[merge]]
 name = "average"
 method = "linear"
-weights = [{merge_weights}]
+{weights}
 
 [[merge]]
 name = "ties"
@@ -73,7 +74,8 @@ batch = 2
 [device]
 device = "cpu"
 {extra}"#,
-        model = fixture("tiny-llama").display()
+        model = fixture("tiny-llama").display(),
+        weights = if merge_weights.is_empty() { String::new() } else { format!("weights = [{merge_weights}]") }
     );
     std::fs::write(dir.join("dtm.toml"), toml).unwrap();
 }
@@ -152,7 +154,7 @@ fn pipeline_refuses_bad_project_files_with_key_and_line() {
     ];
     for (from, to, expected) in cases {
         let tmp = tempfile::tempdir().unwrap();
-        project(tmp.path(), "0.5, 0.5", "");
+        project(tmp.path(), "", "");
         let path = tmp.path().join("dtm.toml");
         let text = std::fs::read_to_string(&path).unwrap().replacen(from, to, 1);
         std::fs::write(&path, text).unwrap();
