@@ -11,6 +11,7 @@
 mod common;
 
 mod bad_input;
+mod cluster_sklearn;
 mod data_load;
 mod data_parquet;
 mod data_tokenize;
