@@ -3,7 +3,7 @@
 
 use candle_core::Device;
 use dtm_studio::engine::model::{load_model, LoadOptions, LoadedModel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `tests/fixtures/NAME`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -21,16 +21,72 @@ pub fn load_cpu_f32(path: &std::path::Path) -> LoadedModel {
     load_model(path.to_str().unwrap(), &opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// SmolLM2's GGUF, or `None` with a message saying the test is skipped.
-pub fn smollm2_or_skip(test: &str) -> Option<PathBuf> {
-    let found = dtm_studio::engine::known_models::smollm2_gguf();
-    if found.is_none() {
-        eprintln!(
-            "SKIPPED {test}: SmolLM2 GGUF not found in {:?}; run scripts/fetch-test-models.sh",
-            dtm_studio::engine::known_models::model_dirs()
-        );
+/// Whether a missing model or data file fails the test instead of skipping it: the environment
+/// variable `CI` is set and not empty (CI runs with `CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// The one rule for an input a test needs. Present (`found` is `Some`): the path. Missing: under
+/// CI, `Err` with a message saying what is missing, that CI must have it and `how` to provide it;
+/// otherwise a `SKIPPED {test}: {what}; {how}` line on stderr and `Ok(None)`.
+pub fn require(test: &str, found: Option<PathBuf>, what: &str, how: &str, ci: bool) -> Result<Option<PathBuf>, String> {
+    match found {
+        Some(p) => Ok(Some(p)),
+        None if ci => Err(format!(
+            "{test}: {what}. CI (the environment variable CI is set) must have every test input, so this test fails \
+             instead of being skipped; {how}"
+        )),
+        None => {
+            eprintln!("SKIPPED {test}: {what}; {how}");
+            Ok(None)
+        }
     }
-    found
+}
+
+/// [`require`]'s answer as a test uses it: the CI error becomes a panic, which fails the test.
+pub fn or_fail(r: Result<Option<PathBuf>, String>) -> Option<PathBuf> {
+    r.unwrap_or_else(|msg| panic!("{msg}"))
+}
+
+/// The shared data folder: `$DTM_DATA_DIR`, by default `<crate root>/../shared/data`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("DTM_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+/// `base` joined with `rel` when it exists (a file or a folder), under [`require`]'s rule.
+pub fn data_file_in(test: &str, base: &Path, rel: &str, ci: bool) -> Result<Option<PathBuf>, String> {
+    let p = base.join(rel);
+    let what = format!("{} not found", p.display());
+    let how = format!("set DTM_DATA_DIR to the shared data folder (the one holding `{rel}`; default <crate root>/../shared/data)");
+    require(test, p.exists().then_some(p), &what, &how, ci)
+}
+
+/// A shared data file or folder (`rel` under [`data_dir`]). Missing: panics under CI, otherwise
+/// prints `SKIPPED {test}: ... not found (set DTM_DATA_DIR ...)` and returns `None`.
+pub fn data_file(test: &str, rel: &str) -> Option<PathBuf> {
+    or_fail(data_file_in(test, &data_dir(), rel, in_ci()))
+}
+
+/// How to get the test models.
+const FETCH_MODELS: &str = "run scripts/fetch-test-models.sh (it unpacks them into $DTM_MODELS_DIR, default ~/.cache/dtm-studio/models)";
+
+/// SmolLM2's GGUF. Missing: panics under CI, otherwise prints a SKIPPED line and returns `None`.
+pub fn smollm2_or_skip(test: &str) -> Option<PathBuf> {
+    let dirs = dtm_studio::engine::known_models::model_dirs();
+    let found = dtm_studio::engine::known_models::smollm2_gguf();
+    or_fail(require(test, found, &format!("SmolLM2 GGUF not found in {dirs:?}"), FETCH_MODELS, in_ci()))
+}
+
+/// all-MiniLM-L6-v2's folder. Missing: panics under CI, otherwise prints a SKIPPED line and
+/// returns `None`.
+pub fn minilm_or_skip(test: &str) -> Option<PathBuf> {
+    let dirs = dtm_studio::engine::known_models::model_dirs();
+    let found = dtm_studio::engine::known_models::minilm_dir();
+    or_fail(require(test, found, &format!("all-MiniLM-L6-v2 not found in {dirs:?}"), FETCH_MODELS, in_ci()))
 }
 
 /// Copies a fixture model folder into a temporary folder (for tests that damage it).
@@ -47,4 +103,39 @@ pub fn copy_fixture(name: &str) -> tempfile::TempDir {
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// The missing-input rule, with the CI flag and the base folder as parameters so the check does
+/// not depend on this process's environment.
+#[test]
+fn common_missing_inputs_fail_under_ci_and_skip_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("bench")).unwrap();
+    std::fs::write(dir.path().join("bench/here.jsonl"), "{}\n").unwrap();
+    let t = "common_rule";
+    // Present: the path, with or without CI (files and folders alike).
+    for ci in [false, true] {
+        assert_eq!(data_file_in(t, dir.path(), "bench/here.jsonl", ci), Ok(Some(dir.path().join("bench/here.jsonl"))));
+        assert_eq!(data_file_in(t, dir.path(), "bench", ci), Ok(Some(dir.path().join("bench"))));
+    }
+    // Missing, not CI: skipped.
+    assert_eq!(data_file_in(t, dir.path(), "bench/absent.jsonl", false), Ok(None));
+    // Missing under CI: an error naming the file, CI and DTM_DATA_DIR.
+    let err = data_file_in(t, dir.path(), "bench/absent.jsonl", true).unwrap_err();
+    let missing = dir.path().join("bench/absent.jsonl");
+    assert!(err.contains(&missing.display().to_string()) && err.contains("CI") && err.contains("DTM_DATA_DIR"), "{err}");
+    assert!(err.starts_with("common_rule: "), "{err}");
+    // The same rule for models.
+    assert_eq!(require(t, None, "model X not found", "fetch it", false), Ok(None));
+    let err = require(t, None, "model X not found", "fetch it", true).unwrap_err();
+    assert!(err.contains("model X not found") && err.contains("fetch it") && err.contains("CI"), "{err}");
+    assert_eq!(require(t, Some(PathBuf::from("/m")), "model X not found", "fetch it", true), Ok(Some(PathBuf::from("/m"))));
+}
+
+/// What a test does with the rule under CI: it panics (so it fails) with the message.
+#[test]
+#[should_panic(expected = "must have every test input")]
+fn common_missing_input_panics_under_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    or_fail(data_file_in("common_panics", dir.path(), "nope.json", true));
 }

@@ -1,6 +1,7 @@
 //! Instruction data: every format loads, and bad input ends with a clear error naming the file,
 //! the line or row, and the field.
 
+use crate::common::data_file;
 use dtm_studio::engine::data::{load_dataset, ColumnMapping, DataError, DataFormat, IssueKind, LoadDataOptions};
 use std::path::{Path, PathBuf};
 
@@ -14,20 +15,6 @@ fn load_err(path: &Path, opts: &LoadDataOptions) -> String {
     match load_dataset(path, opts) {
         Ok(ds) => panic!("{} loaded {} examples but should fail", path.display(), ds.examples.len()),
         Err(e) => e.to_string(),
-    }
-}
-
-/// `../shared/data` (or `$DTM_DATA_DIR`) joined with `rel`, or `None` with a SKIPPED message.
-pub fn shared_data_or_skip(test: &str, rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("DTM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let p = base.join(rel);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED {test}: {} not found (set DTM_DATA_DIR)", p.display());
-        None
     }
 }
 
@@ -187,7 +174,7 @@ fn data_unknown_shape_lists_keys_and_formats() {
 
 #[test]
 fn data_real_alpaca_demo_has_999_examples() {
-    let Some(p) = shared_data_or_skip("data_real_alpaca_demo_has_999_examples", "instruct/alpaca_en_demo.json") else {
+    let Some(p) = data_file("data_real_alpaca_demo_has_999_examples", "instruct/alpaca_en_demo.json") else {
         return;
     };
     let ds = load_dataset(&p, &LoadDataOptions::default()).unwrap();
@@ -199,7 +186,7 @@ fn data_real_alpaca_demo_has_999_examples() {
 
 #[test]
 fn data_real_sharegpt_dummy_loads() {
-    let Some(p) = shared_data_or_skip("data_real_sharegpt_dummy_loads", "instruct/sharegpt_dummy.json") else {
+    let Some(p) = data_file("data_real_sharegpt_dummy_loads", "instruct/sharegpt_dummy.json") else {
         return;
     };
     let ds = load_dataset(&p, &LoadDataOptions::default()).unwrap();

@@ -178,7 +178,7 @@ fn data_tokenize_collate_pads_a_real_batch() {
 #[test]
 fn data_tokenize_real_alpaca_with_smollm2() {
     let Some(gguf) = crate::common::smollm2_or_skip("data_tokenize_real_alpaca_with_smollm2") else { return };
-    let Some(data) = crate::data_load::shared_data_or_skip("data_tokenize_real_alpaca_with_smollm2", "instruct/alpaca_en_demo.json") else {
+    let Some(data) = crate::common::data_file("data_tokenize_real_alpaca_with_smollm2", "instruct/alpaca_en_demo.json") else {
         return;
     };
     let tok = load_tokenizer(gguf.to_str().unwrap()).unwrap();

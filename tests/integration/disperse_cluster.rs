@@ -3,6 +3,7 @@
 //! identical texts, embeddings of other data, a missing label column), through the engine and
 //! through the command line.
 
+use crate::common::data_file;
 use dtm_studio::engine::cluster::{disperse, field_values, ClusterError, ClusterInput, ClusterMethod, ClusterOptions, ClustersFile};
 use dtm_studio::engine::data::split::select_rows;
 use dtm_studio::engine::data::tokenize::TokenizedExample;
@@ -228,14 +229,7 @@ fn disperse_command_line_embed_then_cluster() {
 
 #[test]
 fn disperse_alpaca_demo_into_four_described_portions() {
-    let base = std::env::var_os("DTM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let path = base.join("instruct/alpaca_en_demo.json");
-    if !path.is_file() {
-        eprintln!("SKIPPED disperse_alpaca_demo_into_four_described_portions: {} not found (set DTM_DATA_DIR)", path.display());
-        return;
-    }
+    let Some(path) = data_file("disperse_alpaca_demo_into_four_described_portions", "instruct/alpaca_en_demo.json") else { return };
     let ds = load_dataset(&path, &LoadDataOptions::default()).unwrap();
     let emb = embed(&ds);
     let r = split(&ds, &emb, &ClusterOptions::default(), None).unwrap();
@@ -252,11 +246,8 @@ fn disperse_alpaca_demo_into_four_described_portions() {
 #[test]
 #[ignore]
 fn disperse_100k_rows_builtin() {
-    let base = std::env::var_os("DTM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let src: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(base.join("instruct/alpaca_en_demo.json")).unwrap()).unwrap();
+    let Some(demo) = data_file("disperse_100k_rows_builtin", "instruct/alpaca_en_demo.json") else { return };
+    let src: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
     let rows: Vec<serde_json::Value> = (0..100_000)
         .map(|i| {
             let mut r = src[i % src.len()].clone();

@@ -1,41 +1,19 @@
 //! MiniLM through candle matches sentence-transformers, and encoder folders that are not BERT are
 //! refused with a clear message.
 
-use crate::common::fixture;
+use crate::common::{data_file, fixture, minilm_or_skip};
 use candle_core::Device;
 use dtm_studio::engine::data::{load_dataset, LoadDataOptions};
 use dtm_studio::engine::embed::{embed_texts, BertEncoder, EmbedError, EmbedOptions, Encoder, EncoderSpec};
 use dtm_studio::engine::job::{CancelToken, EventSink, StageScope};
-use dtm_studio::engine::known_models::minilm_dir;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-
-fn shared(test: &str, rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("DTM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let p = base.join(rel);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED {test}: {} not found (set DTM_DATA_DIR)", p.display());
-        None
-    }
-}
-
-fn minilm_or_skip(test: &str) -> Option<PathBuf> {
-    let found = minilm_dir();
-    if found.is_none() {
-        eprintln!("SKIPPED {test}: all-MiniLM-L6-v2 not found; run scripts/fetch-test-models.sh");
-    }
-    found
-}
 
 /// Reference vectors written by scripts/crosscheck/minilm_reference.py.
 #[test]
 fn disperse_minilm_matches_sentence_transformers() {
     let test = "disperse_minilm_matches_sentence_transformers";
-    let (Some(dir), Some(data)) = (minilm_or_skip(test), shared(test, "instruct/alpaca_en_demo.json")) else { return };
+    let (Some(dir), Some(data)) = (minilm_or_skip(test), data_file(test, "instruct/alpaca_en_demo.json")) else { return };
     let bytes = std::fs::read(fixture("minilm_reference.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();

@@ -60,14 +60,108 @@ fn eval_cli_writes_results_that_compare_reads() {
     assert!(err.contains("known names"), "{err}");
 }
 
+/// Runs the built `dtm-studio` with `args`; its standard output, or a panic with its stderr.
+fn cli_stdout(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio")).args(args).output().unwrap();
+    assert!(out.status.success(), "dtm-studio {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A trainer state whose evaluations are out of step order, with losses chosen so that every
+/// ΔL and ratio below is worked out by hand (binary fractions: exact in f64), and one segment
+/// of every kind: normal, validation flat, validation rising, training rising, and the paper's
+/// late-training ratio of about 20.
+const TRAINER_STATE: &str = r#"{"log": [{"step": 1, "loss": 2.7, "lr": 0.0003, "tokens_per_s": 800.0}],
+ "evals": [
+  {"step": 0,   "train_loss": 2.0,   "val_loss": 2.5},
+  {"step": 200, "train_loss": 1.0,   "val_loss": 2.125},
+  {"step": 100, "train_loss": 1.5,   "val_loss": 2.25},
+  {"step": 300, "train_loss": 0.75,  "val_loss": 2.125},
+  {"step": 400, "train_loss": 0.5,   "val_loss": 2.25},
+  {"step": 500, "train_loss": 0.625, "val_loss": 2.0},
+  {"step": 600, "train_loss": 0.425, "val_loss": 1.99}
+ ]}"#;
+
+/// (start, end, ΔL_train, ΔL_val, ratio, flag) per segment, by hand from [`TRAINER_STATE`].
+type Expected = (u64, u64, f64, f64, Option<f64>, Option<&'static str>);
+
+/// Default tolerance (1e-4): only the segment where the validation loss does not move has no ratio.
+const BY_HAND: [Expected; 6] = [
+    (0, 100, 0.5, 0.25, Some(2.0), None),                     // 0.5 / 0.25
+    (100, 200, 0.5, 0.125, Some(4.0), None),                  // 0.5 / 0.125
+    (200, 300, 0.25, 0.0, None, Some("val_flat")),            // 2.125 - 2.125 = 0
+    (300, 400, 0.25, -0.125, Some(-2.0), Some("val_rose")),   // 2.125 - 2.25 < 0 while train falls
+    (400, 500, -0.125, 0.25, Some(-0.5), Some("train_rose")), // 0.5 - 0.625 < 0
+    (500, 600, 0.2, 0.01, Some(20.0), None),                  // 0.2 / 0.01: "~20 late"
+];
+
+/// `--tolerance 0.2`: every segment with |ΔL_val| < 0.2 (0.125, 0, 0.125, 0.01) is flat; the flat
+/// check comes first, so the rising validation loss of 300..400 is reported as flat.
+const BY_HAND_TOL_0_2: [Expected; 6] = [
+    (0, 100, 0.5, 0.25, Some(2.0), None),
+    (100, 200, 0.5, 0.125, None, Some("val_flat")),
+    (200, 300, 0.25, 0.0, None, Some("val_flat")),
+    (300, 400, 0.25, -0.125, None, Some("val_flat")),
+    (400, 500, -0.125, 0.25, Some(-0.5), Some("train_rose")),
+    (500, 600, 0.2, 0.01, None, Some("val_flat")),
+];
+
+fn close(a: f64, b: f64) -> bool {
+    // 1.99 and 0.425 are not binary fractions: allow their rounding, nothing more.
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+fn check_json(json: &str, want: &[Expected]) {
+    let got: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("diagnose --json printed no JSON ({e}): {json}"));
+    let segs = got.as_array().unwrap_or_else(|| panic!("not an array: {json}"));
+    assert_eq!(segs.len(), want.len(), "{json}");
+    for (s, &(start, end, dt, dv, ratio, flag)) in segs.iter().zip(want) {
+        let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 6, "{s}");
+        assert_eq!((s["start_step"].as_u64(), s["end_step"].as_u64()), (Some(start), Some(end)), "{s}");
+        assert!(close(s["delta_train"].as_f64().unwrap(), dt), "ΔL_train of {start}..{end}: {s} vs {dt}");
+        assert!(close(s["delta_val"].as_f64().unwrap(), dv), "ΔL_val of {start}..{end}: {s} vs {dv}");
+        match ratio {
+            Some(r) => assert!(close(s["ratio"].as_f64().unwrap_or(f64::NAN), r), "ratio of {start}..{end}: {s} vs {r}"),
+            None => assert!(s["ratio"].is_null(), "ratio of {start}..{end} should be undefined: {s}"),
+        }
+        assert_eq!(s["flag"].as_str(), flag, "flag of {start}..{end}: {s}");
+    }
+}
+
 #[test]
 fn eval_cli_diagnose_reads_trainer_state() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("trainer_state.json");
-    std::fs::write(&p, r#"{"evals": [{"step": 0, "train_loss": 2.0, "val_loss": 2.1}, {"step": 50, "train_loss": 1.5, "val_loss": 1.9}]}"#)
-        .unwrap();
-    cli(&["diagnose", p.to_str().unwrap()]).unwrap();
-    cli(&["diagnose", p.to_str().unwrap(), "--json"]).unwrap();
+    std::fs::write(&p, TRAINER_STATE).unwrap();
+    let path = p.to_str().unwrap();
+    check_json(&cli_stdout(&["diagnose", path, "--json"]), &BY_HAND);
+    check_json(&cli_stdout(&["diagnose", path, "--json", "--tolerance", "0.2"]), &BY_HAND_TOL_0_2);
+
+    // The table: a header, then one row per segment with the same numbers (ΔL to 5 decimals,
+    // the ratio to 2, "-" when undefined) and a note for every flag.
+    let table = cli_stdout(&["diagnose", path]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 1 + BY_HAND.len(), "{table}");
+    assert!(lines[0].contains("ΔL_train") && lines[0].contains("ΔL_val") && lines[0].contains("ratio"), "{table}");
+    let rows = [
+        ["0", "100", "0.50000", "0.25000", "2.00"],
+        ["100", "200", "0.50000", "0.12500", "4.00"],
+        ["200", "300", "0.25000", "0.00000", "-"],
+        ["300", "400", "0.25000", "-0.12500", "-2.00"],
+        ["400", "500", "-0.12500", "0.25000", "-0.50"],
+        ["500", "600", "0.20000", "0.01000", "20.00"],
+    ];
+    let notes =
+        ["", "", "validation loss flat: ratio undefined", "validation loss rose while training loss fell", "training loss rose", ""];
+    for ((line, row), note) in lines[1..].iter().zip(rows).zip(notes) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&cells[..5], &row[..], "{line}");
+        assert_eq!(cells[5..].join(" "), note, "{line}");
+    }
+
+    // In process, through the same entry point as the binary.
+    cli(&["diagnose", path, "--json"]).unwrap();
     std::fs::write(&p, "{\"log\": []}").unwrap();
     assert!(cli(&["diagnose", p.to_str().unwrap()]).unwrap_err().to_string().contains("at least 2"));
 }

@@ -2,27 +2,13 @@
 //! (reference: scripts/crosscheck/eval_arc_reference.py), and end-to-end runs on the shared
 //! benchmark files. Skipped, with a message, when the model or the data is absent.
 
-use crate::common::{fixture, load_cpu_f32, read_json, smollm2_or_skip};
+use crate::common::{data_file, fixture, load_cpu_f32, read_json, smollm2_or_skip};
 use dtm_studio::engine::eval::loglik::{encode_item, prefix_token, score_items};
 use dtm_studio::engine::eval::metrics::mc_predictions;
 use dtm_studio::engine::eval::results::ItemResult;
 use dtm_studio::engine::eval::task::Items;
 use dtm_studio::engine::eval::{apply_limit, evaluate, load_benchmark, BenchSpec, BenchmarkResult, EvalOptions, ModelIdentity};
 use dtm_studio::engine::job::{CancelToken, EventSink};
-use std::path::PathBuf;
-
-/// The shared benchmark data folder, or `None` with a message.
-pub fn data_or_skip(test: &str, relative: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("DTM_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let p = base.join(relative);
-    if !p.exists() {
-        eprintln!("SKIPPED {test}: {} not found (set DTM_DATA_DIR)", p.display());
-        return None;
-    }
-    Some(p)
-}
 
 fn who() -> ModelIdentity {
     ModelIdentity { model: "smollm2".into(), adapter: None, model_sha256: "test".into(), adapter_sha256: None }
@@ -83,7 +69,7 @@ fn eval_arc_logliks_match_transformers() {
 #[test]
 fn eval_arc_end_to_end_writes_the_documented_file() {
     let Some(path) = smollm2_or_skip("eval_arc_end_to_end_writes_the_documented_file") else { return };
-    let Some(arc) = data_or_skip("eval_arc_end_to_end_writes_the_documented_file", "bench/arc_easy_dev.jsonl") else { return };
+    let Some(arc) = data_file("eval_arc_end_to_end_writes_the_documented_file", "bench/arc_easy_dev.jsonl") else { return };
     let m = load_cpu_f32(&path);
     let mut bench = load_benchmark(&BenchSpec { name: "arc_easy".into(), path: arc, extra: None }).unwrap();
     // The first 20 items (the log-likelihood test above covers 100).
@@ -124,7 +110,7 @@ fn eval_arc_end_to_end_writes_the_documented_file() {
 #[test]
 fn eval_mmlu_5shot_reports_every_subject() {
     let Some(path) = smollm2_or_skip("eval_mmlu_5shot_reports_every_subject") else { return };
-    let Some(mmlu) = data_or_skip("eval_mmlu_5shot_reports_every_subject", "bench/mmlu") else { return };
+    let Some(mmlu) = data_file("eval_mmlu_5shot_reports_every_subject", "bench/mmlu") else { return };
     let m = load_cpu_f32(&path);
     let mut bench = load_benchmark(&BenchSpec { name: "mmlu".into(), path: mmlu, extra: None }).unwrap();
     assert_eq!(bench.default_fewshot, 5);
@@ -181,7 +167,7 @@ fn eval_generative_tasks_run_greedy_and_score() {
         assert!(!g.generated.contains("Question:") && !g.generated.contains("\n\n"), "stop strings cut the answer: {:?}", g.generated);
         assert!(g.generated_tokens > 0 && g.generated_tokens <= 24);
     }
-    let Some(ifeval) = data_or_skip("eval_generative_tasks_run_greedy_and_score", "bench/ifeval_input_data.jsonl") else { return };
+    let Some(ifeval) = data_file("eval_generative_tasks_run_greedy_and_score", "bench/ifeval_input_data.jsonl") else { return };
     let mut bench = load_benchmark(&BenchSpec { name: "ifeval".into(), path: ifeval, extra: None }).unwrap();
     assert_eq!(bench.items.len(), 541, "every row of the shared file has checkers");
     apply_limit(&mut bench, 2);

@@ -1,10 +1,17 @@
 //! End-to-end tests, in one binary so the suite links once. Tiny models live in
-//! `tests/fixtures/`; real small models are fetched by `scripts/fetch-test-models.sh` and tests
-//! that need them say SKIPPED when they are absent.
+//! `tests/fixtures/`; real small models are fetched by `scripts/fetch-test-models.sh`
+//! (SmolLM2 and MiniLM, found through `common::smollm2_or_skip` / `common::minilm_or_skip`) and
+//! shared data files are read from `$DTM_DATA_DIR` (default `<crate root>/../shared/data`, found
+//! through `common::data_file`). When such an input is missing, the test fails under CI (the
+//! environment variable `CI` set and not empty), with a message naming the file and how to
+//! provide it; elsewhere it prints `SKIPPED <test>: ...` and passes. The only opt-in test is
+//! `peft_parity::peft_check_on_a_chosen_model`, which runs when its `DTM_PEFT_CHECK_*` variables
+//! are set.
 
 mod common;
 
 mod bad_input;
+mod cluster_sklearn;
 mod data_load;
 mod data_parquet;
 mod data_tokenize;
