@@ -30,6 +30,7 @@ mod merge_tiny;
 mod model_parity;
 mod peft_parity;
 mod pipeline;
+mod pipeline_kill;
 mod smollm2;
 mod stage_contract;
 mod train_lora;

@@ -16,9 +16,9 @@ const ARC: &str = r#"{"id": "q1", "question": {"stem": "Which is a planet?", "ch
 {"id": "q3", "question": {"stem": "What melts ice?", "choices": [{"text": "heat", "label": "A"}, {"text": "cold", "label": "B"}]}, "answerKey": "A"}
 "#;
 
-/// A project folder with data, a benchmark and a dtm.toml (the first merge's weights, if any;
-/// `extra` appended to the file).
-fn project(dir: &Path, merge_weights: &str, extra: &str) {
+/// A project folder with data, a benchmark and a dtm.toml (the first merge's weights, if any, and
+/// the training steps).
+pub fn project(dir: &Path, merge_weights: &str, max_steps: u64) {
     let rows: Vec<serde_json::Value> = (0..40)
         .map(|i| {
             let (a, b) = (WORDS[i % WORDS.len()], WORDS[(i * 7 + 3) % WORDS.len()]);
@@ -48,7 +48,7 @@ lora_r = 4
 lora_alpha = 8.0
 targets = ["all-linear"]
 lr = 0.01
-max_steps = 4
+max_steps = {max_steps}
 batch = 2
 grad_accum = 1
 max_len = 128
@@ -73,7 +73,7 @@ batch = 2
 
 [device]
 device = "cpu"
-{extra}"#,
+"#,
         model = fixture("tiny-llama").display(),
         weights = if merge_weights.is_empty() { String::new() } else { format!("weights = [{merge_weights}]") }
     );
@@ -92,7 +92,7 @@ fn ran(stages: &[(String, Action)]) -> Vec<String> {
 fn pipeline_runs_every_stage_resumes_a_cancelled_run_and_reruns_only_what_changed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    project(dir, "0.5, 0.5", "");
+    project(dir, "0.5, 0.5", 4);
     // Cancel while the first sub-model trains.
     let (sink, rx) = EventSink::channel();
     let cancel = CancelToken::new();
@@ -154,7 +154,7 @@ fn pipeline_refuses_bad_project_files_with_key_and_line() {
     ];
     for (from, to, expected) in cases {
         let tmp = tempfile::tempdir().unwrap();
-        project(tmp.path(), "", "");
+        project(tmp.path(), "", 4);
         let path = tmp.path().join("dtm.toml");
         let text = std::fs::read_to_string(&path).unwrap().replacen(from, to, 1);
         std::fs::write(&path, text).unwrap();

@@ -86,6 +86,29 @@ pub fn state_of(project_dir: &Path, stage: &PlannedStage) -> StageState {
     }
 }
 
+/// Removes what a killed process left half-written in the run directory: the hidden temporary
+/// files and folders that atomic writes rename into place (`.NAME.tmp-PID`, `.NAME.partial-PID`,
+/// `.checkpoint.tmp`). Called under the project lock, when no other writer runs.
+pub fn remove_leftovers(project_dir: &Path) {
+    fn visit(dir: &Path, depth: usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let (path, name) = (entry.path(), entry.file_name().to_string_lossy().into_owned());
+            let leftover = name.starts_with('.') && (name.contains(".tmp") || name.contains(".partial-"));
+            let is_dir = path.is_dir();
+            if leftover {
+                let _ = if is_dir { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            } else if is_dir && depth > 0 && name != ".dtm" {
+                visit(&path, depth - 1);
+            }
+        }
+    }
+    for sub in ["data", "disperse", "train", "merge", "eval", "report"] {
+        visit(&project_dir.join(sub), 2);
+    }
+    visit(&state_dir(project_dir), 1);
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FileHash {
     size: u64,

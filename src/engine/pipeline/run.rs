@@ -5,7 +5,7 @@
 use super::error::PipelineError;
 use super::plan::{paths, plan, PlannedStage, StageId};
 use super::project::Project;
-use super::records::{read_record, state_of, write_record, FileHashCache, Outcome, ProjectLock, StageRecord, StageState};
+use super::records::{read_record, remove_leftovers, state_of, write_record, FileHashCache, Outcome, ProjectLock, StageRecord, StageState};
 use super::stages::run_stage_of;
 use crate::engine::cluster::{ClusterMethod, ClustersFile};
 use crate::engine::job::{run_stage, CancelToken, EventSink, StageScope};
@@ -129,6 +129,7 @@ fn run_stages(dir: &Path, opts: &RunOptions, scope: &StageScope<'_>) -> Result<R
     let (sink, cancel) = (scope.sink, scope.cancel);
     let project = Project::load(dir)?;
     let _lock = ProjectLock::acquire(&project.dir)?;
+    remove_leftovers(&project.dir);
     let mut files = FileHashCache::open(&project.dir, cancel);
     let (mut stages, mut k) = settled_plan(&project, &mut files)?;
     check_rows(&project, &stages)?;

@@ -72,6 +72,11 @@ pub fn save_checkpoint(
 /// Reads `out_dir/checkpoint` if there is one.
 pub fn load_checkpoint(out_dir: &Path) -> Result<Option<Checkpoint>, TrainError> {
     let dir: PathBuf = out_dir.join(CHECKPOINT_DIR);
+    let previous = out_dir.join(format!(".{CHECKPOINT_DIR}.old"));
+    if !dir.is_dir() && previous.is_dir() {
+        // Stopped between the two renames of `save_checkpoint`: the previous checkpoint is whole.
+        std::fs::rename(&previous, &dir).map_err(|e| err(&previous, e))?;
+    }
     if !dir.is_dir() {
         return Ok(None);
     }
