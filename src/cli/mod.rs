@@ -42,6 +42,8 @@ pub enum Command {
     Run(project::RunArgs),
     /// Every stage of a project: done, stale, pending or failed, with its time and key figure.
     Status(project::StatusArgs),
+    /// Slurm batch scripts for a project: prepare, a training job array (one task per model), finish; and submit.sh.
+    Slurm(project::SlurmArgs),
     /// Describe a model: architecture, parameters, dtype, vocabulary, context, chat template.
     Inspect(inspect::InspectArgs),
     /// Train a LoRA adapter on instruction data (Ctrl-C checkpoints; run again to resume).
@@ -94,7 +96,7 @@ impl RuntimeArgs {
 
 /// The headless commands this binary offers, for the no-display message.
 pub const HEADLESS_COMMANDS: &str =
-    "init, run, status, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
+    "init, run, status, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
 
 /// Runs one subcommand. Settings named in engine messages are spelled as this command line's
 /// flags.
@@ -107,6 +109,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Init(args) => project::init(args),
         Command::Run(args) => project::run(args),
         Command::Status(args) => project::status(args),
+        Command::Slurm(args) => project::slurm(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(args),
         Command::Chat(args) => chat::run(args),

@@ -2,7 +2,9 @@
 //! folder with a `dtm.toml`.
 
 use super::progress::with_progress;
-use crate::engine::pipeline::{init_project, project_status, run_project, Action, InitRequest, RunOptions, StageState};
+use crate::engine::pipeline::{
+    init_project, project_status, run_project, write_slurm, Action, InitRequest, Project, RunOptions, SlurmOptions, StageState,
+};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -52,6 +54,43 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The project folder (or its dtm.toml), on a filesystem the cluster's nodes share.
+    pub dir: PathBuf,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// GPUs per training task.
+    #[arg(long, default_value_t = 1)]
+    pub gpus_per_task: usize,
+    /// Time limit of each job, e.g. 24:00:00.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// CPU cores per task.
+    #[arg(long, default_value_t = 8)]
+    pub cpus_per_task: usize,
+}
+
+/// Runs `slurm`.
+pub fn slurm(args: SlurmArgs) -> anyhow::Result<()> {
+    let project = Project::load(&args.dir)?;
+    let binary = std::env::current_exe()?;
+    let opts = SlurmOptions {
+        partition: args.partition,
+        gpus_per_task: args.gpus_per_task,
+        time: args.time,
+        cpus_per_task: args.cpus_per_task,
+        binary,
+    };
+    for path in write_slurm(&project, &opts)? {
+        println!("wrote {}", path.display());
+    }
+    println!("submit with: bash {}", project.dir.join("slurm/submit.sh").display());
+    Ok(())
 }
 
 /// Runs `init`.

@@ -31,6 +31,7 @@ mod model_parity;
 mod peft_parity;
 mod pipeline;
 mod pipeline_kill;
+mod pipeline_slurm;
 mod smollm2;
 mod stage_contract;
 mod train_lora;

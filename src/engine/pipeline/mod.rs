@@ -9,6 +9,7 @@ pub mod plan;
 pub mod project;
 pub mod records;
 pub mod run;
+pub mod slurm;
 pub mod stages;
 
 pub use error::PipelineError;
@@ -17,3 +18,4 @@ pub use plan::StageId;
 pub use project::{Project, PROJECT_FILE};
 pub use records::StageState;
 pub use run::{project_status, run_project, Action, RunOptions, RunSummary, StageStatus};
+pub use slurm::{write_slurm, SlurmOptions};

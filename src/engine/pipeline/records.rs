@@ -186,10 +186,19 @@ pub struct ProjectLock {
 }
 
 impl ProjectLock {
-    /// Takes the lock, or says who holds it. A lock left by a process that no longer runs (on this
-    /// host) is taken over.
-    pub fn acquire(project_dir: &Path) -> Result<Self, PipelineError> {
-        let path = state_dir(project_dir).join("lock");
+    /// Takes the lock of the whole project (`scope` empty) or of the stages a run is limited to
+    /// (`scope` = its patterns, so that Slurm array tasks training different runs never collide),
+    /// or says who holds it. A lock left by a process that no longer runs (on this host) is taken
+    /// over.
+    pub fn acquire(project_dir: &Path, scope: &[String]) -> Result<Self, PipelineError> {
+        let name = if scope.is_empty() {
+            "lock".to_string()
+        } else {
+            let joined: String =
+                scope.join("+").chars().map(|c| if c.is_ascii_alphanumeric() || "-_+".contains(c) { c } else { '_' }).collect();
+            format!("lock-{joined}")
+        };
+        let path = state_dir(project_dir).join(name);
         std::fs::create_dir_all(state_dir(project_dir)).map_err(|e| PipelineError::io(state_dir(project_dir), e))?;
         let host = hostname();
         let me = format!("pid {} on {host}", std::process::id());
@@ -248,12 +257,16 @@ mod tests {
     #[test]
     fn a_second_lock_names_the_holder_and_a_dead_holder_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let lock = ProjectLock::acquire(dir.path()).unwrap();
-        let err = ProjectLock::acquire(dir.path()).err().unwrap().to_string();
+        let lock = ProjectLock::acquire(dir.path(), &[]).unwrap();
+        let err = ProjectLock::acquire(dir.path(), &[]).err().unwrap().to_string();
+        let train = ProjectLock::acquire(dir.path(), &["train:sub-0".to_string()]).unwrap();
+        assert!(ProjectLock::acquire(dir.path(), &["train:sub-1".to_string()]).is_ok());
+        assert!(ProjectLock::acquire(dir.path(), &["train:sub-0".to_string()]).is_err());
+        drop(train);
         assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(lock);
         std::fs::write(state_dir(dir.path()).join("lock"), format!("pid 999999999 on {}", hostname())).unwrap();
-        assert!(ProjectLock::acquire(dir.path()).is_ok());
+        assert!(ProjectLock::acquire(dir.path(), &[]).is_ok());
     }
 
     #[test]

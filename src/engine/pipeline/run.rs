@@ -128,8 +128,11 @@ pub fn run_project(dir: &Path, opts: &RunOptions, sink: &EventSink, cancel: &Can
 fn run_stages(dir: &Path, opts: &RunOptions, scope: &StageScope<'_>) -> Result<RunSummary, PipelineError> {
     let (sink, cancel) = (scope.sink, scope.cancel);
     let project = Project::load(dir)?;
-    let _lock = ProjectLock::acquire(&project.dir)?;
-    remove_leftovers(&project.dir);
+    let _lock = ProjectLock::acquire(&project.dir, &opts.only)?;
+    if opts.only.is_empty() {
+        // Only a run of the whole project knows that no other process is writing.
+        remove_leftovers(&project.dir);
+    }
     let mut files = FileHashCache::open(&project.dir, cancel);
     let (mut stages, mut k) = settled_plan(&project, &mut files)?;
     check_rows(&project, &stages)?;
