@@ -110,6 +110,14 @@ impl Locator<'_> {
     }
 }
 
+/// The 1-based line of `section.key` in the project file `file` (0 when it cannot be found), for
+/// checks made after loading.
+pub fn key_line(file: &Path, section: &str, key: &str) -> usize {
+    let Ok(text) = std::fs::read_to_string(file) else { return 0 };
+    let Ok(doc) = toml_edit::Document::parse(text.as_str()) else { return 0 };
+    Locator { file, text: &text, doc }.line(section, None, key)
+}
+
 /// A path from the file, relative to the project folder unless absolute.
 fn resolve(dir: &Path, p: &str) -> PathBuf {
     let path = PathBuf::from(p.trim());

@@ -110,7 +110,7 @@ fn check_rows(project: &Project, stages: &[PlannedStage]) -> Result<(), Pipeline
     match rows {
         Some(n) if project.k() > n => Err(PipelineError::Invalid {
             file: project.file.clone(),
-            line: 0,
+            line: super::project::key_line(&project.file, "disperse", "k"),
             key: "disperse.k".into(),
             detail: format!("K = {} is larger than the {n} rows of {}: every portion needs rows", project.k(), project.data.display()),
         }),
