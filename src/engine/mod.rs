@@ -14,4 +14,5 @@ pub mod known_models;
 pub mod memory;
 pub mod merge;
 pub mod model;
+pub mod report;
 pub mod train;
