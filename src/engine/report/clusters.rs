@@ -72,20 +72,18 @@ impl Box2 {
     }
 }
 
-/// Where a label of `size` goes beside a marker at `at`: the first of right, left, above-right,
-/// below-right, above-left, below-left that lies inside `bounds` and clear of `taken`; else the
-/// first inside `bounds`; else right.
+/// Where a label of `size` goes beside a marker at `at`: right of it, else left, else the same
+/// moved up or down by one, two or three label heights; the first that lies inside `bounds`
+/// and clear of `taken`, else the first inside `bounds`, else right.
 pub fn place_label((w, h): (i32, i32), (x, y): (i32, i32), bounds: Box2, taken: &[Box2]) -> Box2 {
     let gap = 12;
-    let candidates = [
-        (x + gap, y - h / 2 - 8),
-        (x - gap - w, y - h / 2 - 8),
-        (x + gap / 2, y - gap - h),
-        (x + gap / 2, y + gap),
-        (x - gap / 2 - w, y - gap - h),
-        (x - gap / 2 - w, y + gap),
-    ];
-    let frames: Vec<Box2> = candidates.iter().map(|&(x0, y0)| Box2 { x0, y0, x1: x0 + w, y1: y0 + h }).collect();
+    let mut frames = Vec::with_capacity(14);
+    for shift in [0, -1, 1, -2, 2, -3, 3] {
+        let y0 = y - h / 2 + shift * (h + 4);
+        for x0 in [x + gap, x - gap - w] {
+            frames.push(Box2 { x0, y0, x1: x0 + w, y1: y0 + h });
+        }
+    }
     frames
         .iter()
         .find(|f| f.inside(&bounds) && !taken.iter().any(|t| t.overlaps(f)))
@@ -163,13 +161,19 @@ fn draw_clusters(root: &Area, c: &ClustersFile, colours: &Colours) -> DrawResult
         let others: Vec<Box2> = taken.iter().copied().filter(|b| *b != own).collect();
         let frame = place_label((w as i32 + 8, h as i32 + 8), marker, bounds, &others);
         taken.push(frame);
+        if frame.y1 < marker.1 - 4 || frame.y0 > marker.1 + 4 {
+            // Moved off the marker's line: a leader from the marker to the label's near side.
+            let x_end = if frame.x0 > marker.0 { frame.x0 } else { frame.x1 };
+            let y_end = if frame.y0 > marker.1 { frame.y0 } else { frame.y1 };
+            root.draw(&PathElement::new(vec![marker, (x_end, y_end)], INK.stroke_width(1)))?;
+        }
         root.draw(&Rectangle::new([(frame.x0, frame.y0), (frame.x1, frame.y1)], WHITE.mix(0.85).filled()))?;
         root.draw(&Rectangle::new([(frame.x0, frame.y0), (frame.x1, frame.y1)], colours.portion(p).stroke_width(2)))?;
         root.draw(&Text::new(caption, (frame.x0 + 4, frame.y0 + 3), text.clone()))?;
     }
     let sizes = super::summary::portion_sizes(c);
-    let mut entries: Vec<(String, Mark)> = vec![(format!("portion ({})", c.method), Mark::None)];
-    entries.extend(sizes.iter().enumerate().map(|(p, n)| (format!("P{p} → sub-{p}: {n} rows"), Mark::Swatch(colours.portion(p)))));
+    let mut entries: Vec<(String, Mark)> = vec![(format!("portion, {}", c.method), Mark::None), ("→ model (rows)".into(), Mark::None)];
+    entries.extend(sizes.iter().enumerate().map(|(p, n)| (format!("P{p} → sub-{p} ({n})"), Mark::Swatch(colours.portion(p)))));
     entries.push(("● centroid".into(), Mark::None));
     draw_legend(&legend, &entries)
 }
@@ -182,11 +186,16 @@ mod tests {
     fn report_cluster_labels_avoid_each_other_and_the_edges() {
         let bounds = Box2 { x0: 0, y0: 0, x1: 400, y1: 300 };
         let first = place_label((100, 20), (100, 100), bounds, &[]);
-        assert_eq!((first.x0, first.x1), (112, 212), "right of the marker by default");
+        assert_eq!((first.x0, first.x1, first.y0), (112, 212, 90), "right of the marker by default");
         let second = place_label((100, 20), (110, 105), bounds, &[first]);
         assert!(!second.overlaps(&first) && second.inside(&bounds), "{second:?}");
         let edge = place_label((100, 20), (390, 150), bounds, &[]);
         assert!(edge.x1 <= 400 && edge.x0 < 390, "left of a marker near the right edge: {edge:?}");
+        // Boxed in on both sides: moved up a line.
+        let left = Box2 { x0: 0, y0: 90, x1: 190, y1: 110 };
+        let right = Box2 { x0: 210, y0: 90, x1: 400, y1: 110 };
+        let up = place_label((100, 20), (200, 100), bounds, &[left, right]);
+        assert!(up.y1 <= 90 && !up.overlaps(&left) && !up.overlaps(&right), "{up:?}");
     }
 
     #[test]

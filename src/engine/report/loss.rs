@@ -33,6 +33,11 @@ pub fn smooth(values: &[f64]) -> Vec<f64> {
     out
 }
 
+/// Every how many points a marker is drawn, so a line shows at most about 30 markers.
+fn marker_stride(points: usize) -> usize {
+    points.div_ceil(30).max(1)
+}
+
 fn x_axis_desc() -> &'static str {
     "fraction of the run (step / total steps)"
 }
@@ -64,8 +69,9 @@ fn draw_loss(root: &Area, runs: &[TrainerState], colours: &Colours) -> DrawResul
         chart.draw_series(LineSeries::new(xs.iter().copied().zip(smooth(&raw)).filter_map(finite), c.stroke_width(2)))?;
         let val: Vec<(f64, f64)> = run.evals.iter().filter_map(|e| Some((e.step as f64 / total, e.val_loss?))).filter_map(finite).collect();
         chart.draw_series(LineSeries::new(val.iter().copied(), c.stroke_width(1)))?;
-        chart.draw_series(val.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
-        chart.draw_series(val.iter().map(|&p| Circle::new(p, 4, WHITE.stroke_width(1))))?;
+        let dots = || val.iter().step_by(marker_stride(val.len()));
+        chart.draw_series(dots().map(|&p| Circle::new(p, 4, c.filled())))?;
+        chart.draw_series(dots().map(|&p| Circle::new(p, 4, WHITE.stroke_width(1))))?;
         entries.push((run.run.clone(), Mark::Swatch(c)));
     }
     entries.push((String::new(), Mark::None));
@@ -112,8 +118,12 @@ fn draw_lrr(root: &Area, runs: &[TrainerState], colours: &Colours) -> DrawResult
         let c = colours.of(&run.run);
         let shown: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, y.clamp(min_r, max_r))).collect();
         chart.draw_series(LineSeries::new(shown.iter().copied(), c.stroke_width(2)))?;
-        for (&(x, y), &(_, raw)) in shown.iter().zip(pts.iter()) {
+        let stride = marker_stride(shown.len());
+        for (i, (&(x, y), &(_, raw))) in shown.iter().zip(pts.iter()).enumerate() {
             if raw == y {
+                if i % stride != 0 {
+                    continue;
+                }
                 chart.draw_series(std::iter::once(Circle::new((x, y), 4, c.filled())))?;
             } else {
                 clipped = true;

@@ -151,7 +151,7 @@ fn training(md: &mut String, input: &ReportInput, skipped: &[SkippedChart]) {
     if input.runs.is_empty() {
         md.push_str("No training runs were given.\n\n");
     } else {
-        md.push_str("Losses in nats per response token. ΔL_train / ΔL_val is the loss-reduction ratio of the first and last evaluation segment: near 1 when training and validation loss fall together, large when the model fits the training data faster than it generalises (the paper sees about 1 early and about 20 late). A segment whose validation loss did not move has no ratio and is left out.\n\n");
+        md.push_str("Losses in nats per response token. ΔL_train / ΔL_val is the loss-reduction ratio of the first and last stage (consecutive evaluations, or at most 10 even stages of a run evaluated more often): near 1 when training and validation loss fall together, large when the model fits the training data faster than it generalises (the paper sees about 1 early and about 20 late). A segment whose validation loss did not move has no ratio and is left out.\n\n");
         md.push_str("| run | status | steps | examples (train / val) | train loss first → last | val loss first → last | ΔL_train / ΔL_val first → last |\n|---|---|---|---|---|---|---|\n");
         for run in &input.runs {
             let s = run_summary(run);

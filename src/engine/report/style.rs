@@ -31,8 +31,9 @@ pub const INK: RGBColor = RGBColor(40, 40, 40);
 /// Light grey for the grid.
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
 
-/// matplotlib's tab10 without its grey (kept for the base model).
-const PALETTE: [RGBColor; 9] = [
+/// matplotlib's tab10 without its grey (kept for the base model), then tab20's light
+/// companions of the same hues; labels past these 18 get hues spaced by the golden angle.
+const PALETTE: [RGBColor; 18] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -42,7 +43,27 @@ const PALETTE: [RGBColor; 9] = [
     RGBColor(227, 119, 194),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
+
+/// The `n`-th colour (0-based) given to a label other than the base.
+fn nth_colour(n: usize) -> RGBColor {
+    match PALETTE.get(n) {
+        Some(c) => *c,
+        None => {
+            let (r, g, b) = HSLColor((n as f64 * 0.381_966).fract(), 0.65, 0.42).rgb();
+            RGBColor(r, g, b)
+        }
+    }
+}
 
 /// One colour per label: the base grey, every other label the next palette colour in the order
 /// first seen (models, then runs, then portions as `sub-<p>`), so `sub-2`'s bar, loss curve and
@@ -65,7 +86,7 @@ impl Colours {
                 BASE_GREY
             } else {
                 next += 1;
-                PALETTE[(next - 1) % PALETTE.len()]
+                nth_colour(next - 1)
             };
             assigned.push((label.to_string(), colour));
         }
@@ -222,6 +243,12 @@ mod tests {
         assert_eq!(c.of("vanilla"), PALETTE[0]);
         assert_eq!(c.portion(1), PALETTE[2]);
         assert_eq!(c.of("unknown"), BASE_GREY);
+        let many: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+        let c = Colours::new(None, many.iter().map(String::as_str));
+        let mut seen: Vec<RGBColor> = many.iter().map(|l| c.of(l)).collect();
+        seen.sort_by_key(|c| (c.0, c.1, c.2));
+        seen.dedup();
+        assert_eq!(seen.len(), 40, "every label its own colour");
     }
 
     #[test]

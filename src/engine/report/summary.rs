@@ -112,9 +112,28 @@ pub fn eval_points(run: &TrainerState) -> Vec<EvalPoint> {
     run.evals.iter().filter_map(|e| Some(EvalPoint { step: e.step, train_loss: e.train_loss, val_loss: e.val_loss? })).collect()
 }
 
-/// The loss-reduction-ratio segments of a run (empty with fewer than two validation points).
+/// The most stages a run's loss-reduction ratio is shown over.
+pub const MAX_STAGES: usize = 10;
+
+/// At most `MAX_STAGES + 1` of `points`, evenly spaced and keeping the first and last, so the
+/// ratio is taken over stages of the run (as the paper does) rather than between every pair of
+/// frequent, noisy evaluations.
+pub fn stage_points(points: &[EvalPoint]) -> Vec<EvalPoint> {
+    let n = points.len();
+    if n <= MAX_STAGES + 1 {
+        return points.to_vec();
+    }
+    let mut idx: Vec<usize> = (0..=MAX_STAGES).map(|i| (i * (n - 1) + MAX_STAGES / 2) / MAX_STAGES).collect();
+    idx.dedup();
+    idx.into_iter().map(|i| points[i]).collect()
+}
+
+/// The loss-reduction-ratio segments of a run over at most [`MAX_STAGES`] stages (empty with
+/// fewer than two validation points).
 pub fn segments(run: &TrainerState) -> Vec<Segment> {
-    loss_reduction_ratios(&eval_points(run), DEFAULT_VAL_TOLERANCE)
+    let mut points = eval_points(run);
+    points.sort_by_key(|p| p.step);
+    loss_reduction_ratios(&stage_points(&points), DEFAULT_VAL_TOLERANCE)
 }
 
 /// The steps a run's x-axis spans (`total_steps`, or the last step seen when that is 0).
@@ -181,5 +200,24 @@ pub fn pp(x: f64) -> String {
         format!("{:+.1}", 100.0 * x)
     } else {
         "n/a".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_stages_keep_the_ends_and_cap_the_count() {
+        let pts: Vec<EvalPoint> = (0..=400).map(|s| EvalPoint { step: 5 * s, train_loss: 1.0, val_loss: 1.0 }).collect();
+        let st = stage_points(&pts);
+        assert_eq!(st.len(), MAX_STAGES + 1);
+        assert_eq!((st[0].step, st[1].step, st[MAX_STAGES].step), (0, 200, 2000));
+        assert_eq!(stage_points(&pts[..5]).len(), 5);
+        assert_eq!(role(0, "vanilla"), Role::Base);
+        assert_eq!(
+            (role(1, "Vanilla"), role(2, "sub-12"), role(3, "sub-x"), role(4, "linear")),
+            (Role::Vanilla, Role::Sub, Role::Merge, Role::Merge)
+        );
     }
 }

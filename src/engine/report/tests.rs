@@ -345,8 +345,48 @@ fn report_without_models_is_an_error_and_an_unwritable_folder_is_named() {
 #[ignore = "writes pictures to look at"]
 fn report_look() {
     let dir = std::env::var_os("REPORT_LOOK_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "/tmp/report-look".into());
-    let files = write_report(&realistic_input(), &dir).unwrap();
+    let input = realistic_input();
+    let files = write_report(&input, &dir).unwrap();
     for p in files.paths() {
+        println!("{}", p.display());
+    }
+    // The inputs as files, for `dtm-studio report` by hand.
+    let inputs = dir.join("inputs");
+    for m in &input.models {
+        for r in m.results.values() {
+            std::fs::create_dir_all(inputs.join(&m.label)).unwrap();
+            r.write(&inputs.join(&m.label)).unwrap();
+        }
+    }
+    for r in &input.runs {
+        std::fs::create_dir_all(inputs.join("train").join(&r.run)).unwrap();
+        r.write(&inputs.join("train").join(&r.run)).unwrap();
+    }
+    input.clusters.as_ref().unwrap().save(&inputs.join("clusters.json")).unwrap();
+}
+
+/// A crowded report to look at: 10 models with long names, 7 benchmarks, 8 portions on
+/// 50,000 rows, three runs of 2,000 steps.
+#[test]
+#[ignore = "writes pictures to look at"]
+fn report_look_crowded() {
+    let dir =
+        std::env::var_os("REPORT_LOOK_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "/tmp/report-look".into()).join("crowded");
+    let mut labels: Vec<(String, f64)> = vec![("base".into(), 0.0), ("vanilla".into(), -0.02)];
+    labels.extend((0..6).map(|k| (format!("sub-{k}"), -0.01 - 0.003 * k as f64)));
+    labels.push(("merge-ties-density-0.5-lambda-1.0".into(), 0.004));
+    labels.push(("merge-linear".into(), -0.001));
+    let refs: Vec<(&str, f64)> = labels.iter().map(|(l, o)| (l.as_str(), *o)).collect();
+    let mut models = models(&refs);
+    for (k, name) in ["hellaswag", "piqa", "boolq"].iter().enumerate() {
+        for (m, model) in models.iter_mut().enumerate() {
+            model.results.insert(name.to_string(), result(name, 400, 0.6 + 0.05 * k as f64 - 0.004 * m as f64, m as u64 + 1, false));
+        }
+    }
+    let mut runs = vec![run_with("vanilla", 2000, 0.9, Some(300.0))];
+    runs.extend((0..2).map(|k| run_with(&format!("sub-{k}"), 500, 0.8 + 0.05 * k as f64, Some(90.0))));
+    let input = ReportInput { title: "Crowded".into(), settings: Vec::new(), models, runs, clusters: Some(clusters(50_000, 8)) };
+    for p in write_report(&input, &dir).unwrap().paths() {
         println!("{}", p.display());
     }
 }
