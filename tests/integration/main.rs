@@ -22,6 +22,7 @@ mod merge_smollm2;
 mod merge_tiny;
 mod model_parity;
 mod peft_parity;
+mod report;
 mod smollm2;
 mod stage_contract;
 mod train_lora;
