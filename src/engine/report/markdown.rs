@@ -183,6 +183,7 @@ fn portions(md: &mut String, input: &ReportInput, skipped: &[SkippedChart]) {
     let Some(c) = &input.clusters else {
         md.push_str("No clusters file was given.\n\n");
         md.push_str(&chart(ChartKind::Clusters, skipped));
+        md.push('\n');
         return;
     };
     let _ = writeln!(

@@ -299,6 +299,7 @@ fn report_skips_charts_without_input_says_why_and_removes_stale_copies() {
     assert!(md.contains("_loss.png was not drawn: no training runs were given._"), "{md}");
     assert!(md.contains("_clusters.png was not drawn: no clusters file was given._"), "{md}");
     assert!(!md.contains("](loss.png)"));
+    assert!(md.contains("no clusters file was given._\n\n## Files"), "{md}");
 }
 
 #[test]
