@@ -2,8 +2,8 @@
 //! `report.md`, `results.csv` and the charts `scores.png`, `tax.png`, `loss.png`, `lrr.png`
 //! and `clusters.png`, from the models' results, the training runs and the split.
 //!
-//! The table numbers are those of `dtm-studio compare` ([`compare`], [`to_markdown`],
-//! [`to_csv`]); the charts are drawn with plotters into memory and written as PNGs. Every file is
+//! The table numbers are those of `dtm-studio compare`
+//! ([`crate::engine::eval::comparison::compare`], `to_markdown`, `to_csv`); the charts are drawn with plotters into memory and written as PNGs. Every file is
 //! written atomically. A chart whose input is absent is not drawn; `report.md` says why and a
 //! stale copy from an earlier report is removed.
 
