@@ -13,6 +13,7 @@ mod merge;
 mod portion;
 mod progress;
 mod project;
+mod report;
 mod spelling;
 mod train;
 
@@ -68,6 +69,8 @@ pub enum Command {
     Embed(embed::EmbedArgs),
     /// Split a dataset into K portions (k-means, balanced, random, by column) with a 2-D map and keywords.
     Cluster(cluster::ClusterArgs),
+    /// Write report.md, results.csv and PNG charts (scores, tax, loss, ratio, portions) from result, run and cluster files.
+    Report(report::ReportArgs),
 }
 
 /// Where and how to run a model (shared by every command that loads one).
@@ -96,7 +99,7 @@ impl RuntimeArgs {
 
 /// The headless commands this binary offers, for the no-display message.
 pub const HEADLESS_COMMANDS: &str =
-    "init, run, status, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster";
+    "init, run, status, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
 
 /// Runs one subcommand. Settings named in engine messages are spelled as this command line's
 /// flags.
@@ -122,5 +125,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Data(args) => data::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Cluster(args) => cluster::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

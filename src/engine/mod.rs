@@ -15,4 +15,5 @@ pub mod memory;
 pub mod merge;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod train;

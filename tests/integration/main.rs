@@ -32,6 +32,7 @@ mod peft_parity;
 mod pipeline;
 mod pipeline_kill;
 mod pipeline_slurm;
+mod report;
 mod smollm2;
 mod stage_contract;
 mod train_lora;

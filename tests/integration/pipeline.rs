@@ -121,6 +121,10 @@ fn pipeline_runs_every_stage_resumes_a_cancelled_run_and_reruns_only_what_change
         assert!(md.contains(label) && csv.contains(label), "{label} missing from\n{md}");
     }
     assert!(!csv.contains("NaN") && !csv.contains("inf"), "{csv}");
+    for chart in ["scores.png", "tax.png", "loss.png", "clusters.png"] {
+        let png = std::fs::read(dir.join("report").join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 1000, "{chart}");
+    }
     assert!(dir.join("merge/ties/config.json").is_file() && dir.join("merge/average/adapter_model.safetensors").is_file());
     // Finished: nothing runs, quickly, and every stage is done.
     let started = Instant::now();

@@ -9,12 +9,14 @@ use crate::engine::cluster::{run_cluster, ClusterRequest, ClustersFile, Embeddin
 use crate::engine::data::{run_data_check, DataCheckRequest, LengthCheck};
 use crate::engine::device::open_device;
 use crate::engine::embed::{run_embed, EmbedOptions, EmbedRequest, EncoderRequest};
-use crate::engine::eval::comparison::{compare, headline_metrics, read_results_dir, to_csv, to_markdown, ModelResults};
+use crate::engine::eval::comparison::{headline_metrics, read_results_dir, ModelResults};
 use crate::engine::eval::{run_eval, EvalOptions, EvalRequest};
 use crate::engine::fsutil::write_atomic;
 use crate::engine::job::{CancelToken, EventSink, StageError};
 use crate::engine::merge::{run_merge, MergeOutput, MergeRequest};
 use crate::engine::model::LoadOptions;
+use crate::engine::report::ReportInput;
+use crate::engine::train::state::TrainerState;
 use crate::engine::train::{run_sft, SftRequest};
 use std::path::PathBuf;
 
@@ -168,24 +170,69 @@ fn report_models(project: &Project, k: usize) -> Result<Vec<ModelResults>, Pipel
         .collect()
 }
 
-/// `report/report.md` and `report/results.csv`: the comparison of every model with the base.
+/// `report/`: report.md, results.csv and the charts, from every model's results, the training
+/// runs and the split.
 fn write_report(project: &Project, k: usize) -> Result<String, PipelineError> {
-    let dir = paths::report(&project.dir);
+    let dir = &project.dir;
     if project.evals.is_empty() {
         let md = "# Report\n\nNo benchmarks are listed in dtm.toml ([[eval]]), so there is nothing to compare.\n";
-        write_atomic(&dir.join("report.md"), md.as_bytes()).map_err(|e| PipelineError::io(&dir, e))?;
+        let path = paths::report(dir).join("report.md");
+        write_atomic(&path, md.as_bytes()).map_err(|e| PipelineError::io(&path, e))?;
         return Ok("no benchmarks".into());
     }
     let models = report_models(project, k)?;
-    let rows = compare(&models, 0);
-    let clusters = ClustersFile::load(&paths::clusters(&project.dir)).ok();
-    let mut md = format!("# {}\n\n", project.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Report".into()));
-    md.push_str(&format!("Base model `{}`, data `{}`, K = {k}.\n\n", project.model, project.data.display()));
-    if let Some(c) = &clusters {
-        md.push_str(&format!("Portions ({}): sizes {:?}.\n\n", c.method, c.quality.sizes));
-    }
-    md.push_str(&to_markdown(&models, 0, &rows));
-    write_atomic(&dir.join("report.md"), md.as_bytes()).map_err(|e| PipelineError::io(&dir, e))?;
-    write_atomic(&dir.join("results.csv"), to_csv(&models, 0, &rows).as_bytes()).map_err(|e| PipelineError::io(&dir, e))?;
-    Ok(format!("{} models x {} benchmarks", models.len(), project.evals.len()))
+    let runs = super::plan::model_labels(project, k)
+        .iter()
+        .filter(|l| *l == "vanilla" || l.starts_with("sub-"))
+        .filter_map(|run| TrainerState::read(&paths::run(dir, run)).ok().flatten())
+        .collect();
+    let raw = &project.raw;
+    let settings = vec![
+        ("model".to_string(), project.model.clone()),
+        ("data".to_string(), project.data.display().to_string()),
+        (
+            "disperse".to_string(),
+            format!(
+                "{} on {} embeddings ({}), K = {k}, seed {}",
+                raw.disperse.method, project.encoder, raw.disperse.field, raw.disperse.seed
+            ),
+        ),
+        (
+            "training".to_string(),
+            format!(
+                "preset {}, r {}, lr {}, {} steps max, max length {}",
+                raw.train.preset.as_deref().unwrap_or("paper"),
+                project.train.lora.rank,
+                project.train.learning_rate,
+                project.train.max_steps.map(|s| s.to_string()).unwrap_or_else(|| "all".into()),
+                project.train.max_len
+            ),
+        ),
+        (
+            "merges".to_string(),
+            project.merges.iter().map(|m| format!("{} ({})", m.name, m.spec.method.name())).collect::<Vec<_>>().join(", "),
+        ),
+        (
+            "benchmarks".to_string(),
+            project
+                .evals
+                .iter()
+                .map(|e| format!("{} (limit {})", e.spec.name, e.limit.map(|l| l.to_string()).unwrap_or_else(|| "none".into())))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    ];
+    let input = ReportInput {
+        title: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "DTM Studio report".into()),
+        settings,
+        models,
+        runs,
+        clusters: ClustersFile::load(&paths::clusters(dir)).ok(),
+    };
+    let files = crate::engine::report::write_report(&input, &paths::report(dir)).map_err(|e| PipelineError::Stage(e.to_string()))?;
+    Ok(format!(
+        "{} charts{}",
+        files.charts.len(),
+        if files.skipped.is_empty() { String::new() } else { format!(", {} skipped", files.skipped.len()) }
+    ))
 }
