@@ -174,3 +174,30 @@ fn pipeline_refuses_bad_project_files_with_key_and_line() {
         assert!(!tmp.path().join("data/manifest.json").exists(), "{to}: work started");
     }
 }
+
+#[test]
+fn pipeline_on_two_devices_runs_stages_side_by_side_to_the_same_report() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    project(one.path(), "0.5, 0.5", 4);
+    project(two.path(), "0.5, 0.5", 4);
+    let file = two.path().join("dtm.toml");
+    let text = std::fs::read_to_string(&file).unwrap().replace("device = \"cpu\"", "devices = [\"cpu\", \"cpu\"]");
+    std::fs::write(&file, text).unwrap();
+    run(one.path()).unwrap();
+    let (sink, rx) = EventSink::channel();
+    run_project(two.path(), &RunOptions::default(), &sink, &CancelToken::new()).unwrap();
+    drop(sink);
+    // Two training stages were running at the same time.
+    let (mut running, mut most) = (0usize, 0usize);
+    for e in rx.iter() {
+        match e {
+            Event::StageStarted { stage } if stage.starts_with("train ") => running += 1,
+            Event::StageDone { stage, .. } if stage.starts_with("train ") => running -= 1,
+            _ => {}
+        }
+        most = most.max(running);
+    }
+    assert_eq!(most, 2, "two devices train two runs at once");
+    let csv = |dir: &Path| std::fs::read_to_string(dir.join("report/results.csv")).unwrap();
+    assert_eq!(csv(one.path()), csv(two.path()));
+}

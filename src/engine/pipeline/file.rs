@@ -195,11 +195,15 @@ pub struct DeviceSection {
     /// auto, cpu, cuda[:N] or metal[:N].
     #[serde(default = "auto")]
     pub device: String,
+    /// Several devices (e.g. ["cuda:0", "cuda:1"]): independent stages run in parallel, one per
+    /// device. Replaces `device`.
+    #[serde(default)]
+    pub devices: Vec<String>,
 }
 
 impl Default for DeviceSection {
     fn default() -> Self {
-        Self { device: auto() }
+        Self { device: auto(), devices: Vec::new() }
     }
 }
 

@@ -78,6 +78,7 @@ output = "adapter"       # adapter (PEFT) or full (an HF model folder)
 
 [device]
 device = "auto"          # auto, cpu, cuda[:N] or metal[:N]
+# devices = ["cuda:0", "cuda:1"]   # several: independent stages run in parallel, one per device
 "#,
         data = quoted(&written(&req.dir, &req.data)),
         model = quoted(&model),

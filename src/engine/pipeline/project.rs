@@ -77,8 +77,8 @@ pub struct Project {
     pub merges: Vec<MergePlan>,
     /// Benchmarks.
     pub evals: Vec<EvalPlan>,
-    /// The device.
-    pub device: DeviceRequest,
+    /// The devices stages run on, one stage per device at a time (at least one).
+    pub devices: Vec<DeviceRequest>,
 }
 
 /// Where a key is in the file, for messages.
@@ -229,7 +229,16 @@ impl Project {
             }
             evals.push(EvalPlan { spec, fewshot: e.fewshot, limit: e.limit, batch: e.batch });
         }
-        let device: DeviceRequest = raw.device.device.parse().map_err(|e: String| at.invalid("device", None, "device", e))?;
+        let devices: Vec<DeviceRequest> = if raw.device.devices.is_empty() {
+            vec![raw.device.device.parse().map_err(|e: String| at.invalid("device", None, "device", e))?]
+        } else {
+            raw.device
+                .devices
+                .iter()
+                .map(|d| d.parse())
+                .collect::<Result<_, String>>()
+                .map_err(|e| at.invalid("device", None, "devices", e))?
+        };
         Ok(Self {
             data_options: LoadDataOptions { format, columns, skip_bad_rows: d.skip_bad_rows, ..Default::default() },
             prompt: PromptOptions { template, max_len: train.max_len, first_turn_only: !d.all_turns },
@@ -246,7 +255,7 @@ impl Project {
             train,
             merges,
             evals,
-            device,
+            devices,
             raw,
         })
     }

@@ -8,9 +8,11 @@ use super::project::Project;
 use super::records::{read_record, remove_leftovers, state_of, write_record, FileHashCache, Outcome, ProjectLock, StageRecord, StageState};
 use super::stages::run_stage_of;
 use crate::engine::cluster::{ClusterMethod, ClustersFile};
+use crate::engine::device::DeviceRequest;
 use crate::engine::job::{run_stage, CancelToken, EventSink, StageScope};
 use serde::Serialize;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 /// Which stages a run takes on.
@@ -126,14 +128,13 @@ pub fn run_project(dir: &Path, opts: &RunOptions, sink: &EventSink, cancel: &Can
 }
 
 fn run_stages(dir: &Path, opts: &RunOptions, scope: &StageScope<'_>) -> Result<RunSummary, PipelineError> {
-    let (sink, cancel) = (scope.sink, scope.cancel);
     let project = Project::load(dir)?;
     let _lock = ProjectLock::acquire(&project.dir, &opts.only)?;
     if opts.only.is_empty() {
         // Only a run of the whole project knows that no other process is writing.
         remove_leftovers(&project.dir);
     }
-    let mut files = FileHashCache::open(&project.dir, cancel);
+    let mut files = FileHashCache::open(&project.dir, scope.cancel);
     let (mut stages, mut k) = settled_plan(&project, &mut files)?;
     check_rows(&project, &stages)?;
     for pattern in opts.only.iter().chain(&opts.force).chain(&opts.from) {
@@ -142,71 +143,23 @@ fn run_stages(dir: &Path, opts: &RunOptions, scope: &StageScope<'_>) -> Result<R
         }
     }
     let from_index = opts.from.as_ref().and_then(|f| stages.iter().position(|s| s.id.matches(f)));
-    let selected =
-        |i: usize, id: &StageId| (opts.only.is_empty() || opts.only.iter().any(|p| id.matches(p))) && from_index.is_none_or(|f| i >= f);
-    let forced = |id: &StageId| opts.force.iter().any(|p| id.matches(p));
+    let choice = Choice { opts, from_index };
     let todo = stages
         .iter()
         .enumerate()
-        .filter(|(i, s)| selected(*i, &s.id) && (forced(&s.id) || state_of(&project.dir, s) != StageState::Done))
+        .filter(|(i, s)| choice.selected(*i, &s.id) && (choice.forced(&s.id) || state_of(&project.dir, s) != StageState::Done))
         .count() as u64;
     let mut finished = 0u64;
     scope.progress(0, todo, "");
-    let mut summary = Vec::new();
-    let mut i = 0;
-    while i < stages.len() {
-        let stage = stages[i].clone();
-        let (selected, forced) = (selected(i, &stage.id), forced(&stage.id));
-        i += 1;
-        let name = stage.id.to_string();
-        if !selected {
-            summary.push((name, Action::NotSelected));
-            continue;
-        }
-        if state_of(&project.dir, &stage) == StageState::Done && !forced {
-            summary.push((name, Action::Done));
-            continue;
-        }
-        let blocker = stage
-            .inputs
-            .iter()
-            .find(|input| stages.iter().find(|s| &s.id == *input).is_none_or(|s| state_of(&project.dir, s) != StageState::Done));
-        if let Some(b) = blocker {
-            summary.push((name, Action::Blocked { by: b.to_string() }));
-            continue;
-        }
-        cancel.check()?;
-        sink.log(format!("[{name}] started"));
-        let started = Instant::now();
-        let result = run_stage_of(&project, &stage.id, k, sink, cancel);
-        let seconds = started.elapsed().as_secs_f64();
-        finished += 1;
-        scope.progress(finished.min(todo), todo, name.clone());
-        let record =
-            |outcome, message, figure| StageRecord { stage: name.clone(), stamp: stage.stamp.clone(), outcome, message, seconds, figure };
-        match result {
-            Ok(figure) => {
-                sink.log(format!("[{name}] done in {seconds:.1} s{}", figure.as_deref().map(|f| format!(": {f}")).unwrap_or_default()));
-                write_record(&project.dir, &stage.id, &record(Outcome::Done, None, figure))?;
-                summary.push((name, Action::Ran { seconds }));
-                if stage.id == StageId::Cluster {
-                    // The method `field` settles K only now: plan the rest again.
-                    let settled = settled_plan(&project, &mut files)?;
-                    if settled.1 != k {
-                        (stages, k) = settled;
-                        i = stages.iter().position(|s| s.id == StageId::Cluster).map_or(i, |p| p + 1);
-                    }
-                }
-            }
-            Err(PipelineError::Cancelled(c)) => return Err(PipelineError::Cancelled(c)),
-            Err(e) => {
-                let message = e.to_string();
-                sink.warn(format!("[{name}] failed: {message}"));
-                write_record(&project.dir, &stage.id, &record(Outcome::Failed, Some(message.clone()), None))?;
-                summary.push((name, Action::Failed { message }));
-            }
-        }
+    // Data, embed and cluster come first and settle K (the method `field` makes one portion per
+    // value); then the rest is planned again and runs, in parallel over the devices.
+    let prepared = stages.iter().position(|s| s.id == StageId::Cluster).map_or(0, |p| p + 1);
+    let mut summary = schedule(&project, &stages, 0..prepared, k, &choice, scope, todo, &mut finished)?;
+    let settled = settled_plan(&project, &mut files)?;
+    if settled.1 != k {
+        (stages, k) = settled;
     }
+    summary.extend(schedule(&project, &stages, prepared..stages.len(), k, &choice, scope, todo, &mut finished)?);
     scope.progress(todo, todo, "");
     let summary = RunSummary { stages: summary };
     let failed = summary.failed();
@@ -215,6 +168,184 @@ fn run_stages(dir: &Path, opts: &RunOptions, scope: &StageScope<'_>) -> Result<R
     } else {
         Err(PipelineError::StagesFailed { failed })
     }
+}
+
+/// Which stages a run takes on.
+struct Choice<'a> {
+    opts: &'a RunOptions,
+    from_index: Option<usize>,
+}
+
+impl Choice<'_> {
+    fn selected(&self, index: usize, id: &StageId) -> bool {
+        (self.opts.only.is_empty() || self.opts.only.iter().any(|p| id.matches(p))) && self.from_index.is_none_or(|f| index >= f)
+    }
+
+    fn forced(&self, id: &StageId) -> bool {
+        self.opts.force.iter().any(|p| id.matches(p))
+    }
+}
+
+/// Where a stage is in a run.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    Waiting,
+    Running,
+    Ended(Action),
+}
+
+/// Whether a waiting stage can start.
+enum Readiness {
+    Ready,
+    NotYet,
+    Dead(String),
+}
+
+struct Board {
+    slots: Vec<Slot>,
+    cancelled: Option<crate::engine::job::Cancelled>,
+    finished: u64,
+}
+
+/// Runs the stages `range` of `plan` with one worker per device: each takes the
+/// first waiting stage whose inputs are done, so independent stages run side by side and an
+/// evaluation starts as soon as its model is trained. A stage whose input failed is blocked;
+/// a cancellation stops every worker.
+#[allow(clippy::too_many_arguments)]
+fn schedule(
+    project: &Project,
+    plan: &[PlannedStage],
+    range: std::ops::Range<usize>,
+    k: usize,
+    choice: &Choice<'_>,
+    scope: &StageScope<'_>,
+    todo: u64,
+    finished: &mut u64,
+) -> Result<Vec<(String, Action)>, PipelineError> {
+    let dir = &project.dir;
+    let first = range.start;
+    let stages = &plan[range];
+    let slots = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if !choice.selected(first + i, &s.id) {
+                Slot::Ended(Action::NotSelected)
+            } else if state_of(dir, s) == StageState::Done && !choice.forced(&s.id) {
+                Slot::Ended(Action::Done)
+            } else {
+                Slot::Waiting
+            }
+        })
+        .collect();
+    let board = Mutex::new(Board { slots, cancelled: None, finished: *finished });
+    let changed = Condvar::new();
+    let readiness = |b: &Board, stage: &PlannedStage| -> Readiness {
+        for input in &stage.inputs {
+            let slot = stages.iter().position(|s| &s.id == input).map(|p| &b.slots[p]);
+            let done_on_disk = || plan.iter().find(|s| &s.id == input).is_some_and(|s| state_of(dir, s) == StageState::Done);
+            match slot {
+                Some(Slot::Waiting | Slot::Running) => return Readiness::NotYet,
+                Some(Slot::Ended(Action::Ran { .. } | Action::Done)) => {}
+                Some(Slot::Ended(Action::NotSelected)) | None if done_on_disk() => {}
+                _ => return Readiness::Dead(input.to_string()),
+            }
+        }
+        Readiness::Ready
+    };
+    let worker = |device: DeviceRequest| loop {
+        let mut b = board.lock().unwrap_or_else(|p| p.into_inner());
+        let job = loop {
+            if let Err(c) = scope.check() {
+                b.cancelled.get_or_insert(c);
+                changed.notify_all();
+            }
+            if b.cancelled.is_some() {
+                return;
+            }
+            let mut pick = None;
+            for (i, stage) in stages.iter().enumerate() {
+                if b.slots[i] != Slot::Waiting {
+                    continue;
+                }
+                match readiness(&b, stage) {
+                    Readiness::Ready => {
+                        pick = Some(i);
+                        break;
+                    }
+                    Readiness::Dead(by) => b.slots[i] = Slot::Ended(Action::Blocked { by }),
+                    Readiness::NotYet => {}
+                }
+            }
+            if let Some(i) = pick {
+                b.slots[i] = Slot::Running;
+                break i;
+            }
+            if !b.slots.iter().any(|s| matches!(s, Slot::Waiting | Slot::Running)) {
+                changed.notify_all();
+                return;
+            }
+            b = changed.wait(b).unwrap_or_else(|p| p.into_inner());
+        };
+        drop(b);
+        let stage = &stages[job];
+        let name = stage.id.to_string();
+        scope.log(format!("[{name}] started"));
+        let started = Instant::now();
+        let result = run_stage_of(project, &stage.id, k, device, scope.sink, scope.cancel);
+        let seconds = started.elapsed().as_secs_f64();
+        let record =
+            |outcome, message, figure| StageRecord { stage: name.clone(), stamp: stage.stamp.clone(), outcome, message, seconds, figure };
+        let ended = match result {
+            Ok(figure) => {
+                scope.log(format!("[{name}] done in {seconds:.1} s{}", figure.as_deref().map(|f| format!(": {f}")).unwrap_or_default()));
+                match write_record(dir, &stage.id, &record(Outcome::Done, None, figure)) {
+                    Ok(()) => Slot::Ended(Action::Ran { seconds }),
+                    Err(e) => Slot::Ended(Action::Failed { message: e.to_string() }),
+                }
+            }
+            Err(PipelineError::Cancelled(c)) => {
+                let mut b = board.lock().unwrap_or_else(|p| p.into_inner());
+                b.cancelled = Some(c);
+                b.slots[job] = Slot::Waiting;
+                changed.notify_all();
+                return;
+            }
+            Err(e) => {
+                let message = e.to_string();
+                scope.warn(format!("[{name}] failed: {message}"));
+                let _ = write_record(dir, &stage.id, &record(Outcome::Failed, Some(message.clone()), None));
+                Slot::Ended(Action::Failed { message })
+            }
+        };
+        let mut b = board.lock().unwrap_or_else(|p| p.into_inner());
+        b.slots[job] = ended;
+        b.finished += 1;
+        scope.progress(b.finished.min(todo), todo, name);
+        changed.notify_all();
+    };
+    std::thread::scope(|s| {
+        for &device in &project.devices {
+            let worker = &worker;
+            s.spawn(move || worker(device));
+        }
+    });
+    let b = board.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = b.cancelled {
+        return Err(PipelineError::Cancelled(c));
+    }
+    *finished = b.finished;
+    Ok(stages
+        .iter()
+        .zip(b.slots)
+        .map(|(s, slot)| {
+            let action = match slot {
+                Slot::Ended(a) => a,
+                Slot::Waiting | Slot::Running => Action::NotSelected,
+            };
+            (s.id.to_string(), action)
+        })
+        .collect())
 }
 
 /// One stage in `status`.

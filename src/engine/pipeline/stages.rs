@@ -7,7 +7,7 @@ use super::plan::{paths, StageId};
 use super::project::Project;
 use crate::engine::cluster::{run_cluster, ClusterRequest, ClustersFile, EmbeddingSource};
 use crate::engine::data::{run_data_check, DataCheckRequest, LengthCheck};
-use crate::engine::device::open_device;
+use crate::engine::device::{open_device, DeviceRequest};
 use crate::engine::embed::{run_embed, EmbedOptions, EmbedRequest, EncoderRequest};
 use crate::engine::eval::comparison::{headline_metrics, read_results_dir, ModelResults};
 use crate::engine::eval::{run_eval, EvalOptions, EvalRequest};
@@ -43,16 +43,17 @@ fn model_source(project: &Project, label: &str) -> (String, Option<PathBuf>) {
     }
 }
 
-/// Runs one stage; returns its key figure.
+/// Runs one stage on `device`; returns its key figure.
 pub fn run_stage_of(
     project: &Project,
     id: &StageId,
     k: usize,
+    device: DeviceRequest,
     sink: &EventSink,
     cancel: &CancelToken,
 ) -> Result<Option<String>, PipelineError> {
     let dir = &project.dir;
-    let device = || open_device(project.device).map_err(|e| PipelineError::Stage(e.to_string()));
+    let device = || open_device(device).map_err(|e| PipelineError::Stage(e.to_string()));
     match id {
         StageId::Data => {
             let req = DataCheckRequest {
