@@ -201,3 +201,36 @@ fn pipeline_on_two_devices_runs_stages_side_by_side_to_the_same_report() {
     let csv = |dir: &Path| std::fs::read_to_string(dir.join("report/results.csv")).unwrap();
     assert_eq!(csv(one.path()), csv(two.path()));
 }
+
+#[test]
+fn pipeline_init_writes_a_commented_project_that_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    project(tmp.path(), "", 4);
+    let dir = tmp.path().join("new");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio"))
+        .args(["init"])
+        .arg(&dir)
+        .arg("--model")
+        .arg(fixture("tiny-llama"))
+        .arg("--data")
+        .arg(tmp.path().join("data.json"))
+        .arg("--bench")
+        .arg(format!("arc:{}", tmp.path().join("arc.jsonl").display()))
+        .args(["--k", "3", "--preset", "quick"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(dir.join("dtm.toml")).unwrap();
+    assert!(text.contains("k = 3") && text.contains("preset = \"quick\"") && text.contains("# "), "{text}");
+    let p = Project::load(&dir).unwrap();
+    assert_eq!((p.k(), p.evals.len(), p.merges.len(), p.vanilla), (3, 1, 1, true));
+    let status = project_status(&dir).unwrap();
+    assert_eq!(status.len(), 1 + 1 + 1 + 4 + 1 + 6 + 1, "data, embed, cluster, 4 runs, 1 merge, 6 evals, report");
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio"))
+        .args(["init"])
+        .arg(&dir)
+        .args(["--model", "m", "--data", "d"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
