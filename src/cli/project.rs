@@ -140,6 +140,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
             StageState::Stale => "stale",
             StageState::Pending => "pending",
             StageState::Failed => "failed",
+            StageState::Running => "running",
         };
         let secs = s.seconds.map(|x| format!("{x:.1}")).unwrap_or_default();
         println!("{:<width$}  {state:<8} {secs:>9}  {}", s.stage, s.figure.as_deref().unwrap_or(""));

@@ -51,6 +51,37 @@ pub enum StageState {
     Pending,
     /// Failed with the current settings.
     Failed,
+    /// A live process is running it now.
+    Running,
+}
+
+fn running_path(project_dir: &Path, id: &StageId) -> PathBuf {
+    state_dir(project_dir).join("running").join(id.file_name())
+}
+
+/// Marks a stage as running in this process until the marker is dropped.
+pub struct RunningMarker {
+    path: PathBuf,
+}
+
+impl RunningMarker {
+    /// Writes `.dtm/running/<stage>` naming this process.
+    pub fn new(project_dir: &Path, id: &StageId) -> Self {
+        let path = running_path(project_dir, id);
+        let _ = write_atomic(&path, format!("pid {} on {}", std::process::id(), hostname()).as_bytes());
+        Self { path }
+    }
+}
+
+impl Drop for RunningMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether a live process (on this host) is running the stage.
+pub fn is_running(project_dir: &Path, id: &StageId) -> bool {
+    std::fs::read_to_string(running_path(project_dir, id)).is_ok_and(|holder| !holder_is_gone(&holder, &hostname()))
 }
 
 /// The `.dtm` folder of a project.
@@ -267,6 +298,18 @@ mod tests {
         drop(lock);
         std::fs::write(state_dir(dir.path()).join("lock"), format!("pid 999999999 on {}", hostname())).unwrap();
         assert!(ProjectLock::acquire(dir.path(), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_running_marker_counts_only_while_its_process_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = StageId::Train("sub-0".into());
+        let marker = RunningMarker::new(dir.path(), &id);
+        assert!(is_running(dir.path(), &id));
+        drop(marker);
+        assert!(!is_running(dir.path(), &id));
+        write_atomic(&running_path(dir.path(), &id), format!("pid 999999999 on {}", hostname()).as_bytes()).unwrap();
+        assert!(!is_running(dir.path(), &id), "a killed run's marker is ignored");
     }
 
     #[test]

@@ -5,7 +5,10 @@
 use super::error::PipelineError;
 use super::plan::{paths, plan, PlannedStage, StageId};
 use super::project::Project;
-use super::records::{read_record, remove_leftovers, state_of, write_record, FileHashCache, Outcome, ProjectLock, StageRecord, StageState};
+use super::records::{
+    is_running, read_record, remove_leftovers, state_of, write_record, FileHashCache, Outcome, ProjectLock, RunningMarker, StageRecord,
+    StageState,
+};
 use super::stages::run_stage_of;
 use crate::engine::cluster::{ClusterMethod, ClustersFile};
 use crate::engine::device::DeviceRequest;
@@ -292,7 +295,9 @@ fn schedule(
         let name = stage.id.to_string();
         scope.log(format!("[{name}] started"));
         let started = Instant::now();
+        let marker = RunningMarker::new(dir, &stage.id);
         let result = run_stage_of(project, &stage.id, k, device, scope.sink, scope.cancel);
+        drop(marker);
         let seconds = started.elapsed().as_secs_f64();
         let record =
             |outcome, message, figure| StageRecord { stage: name.clone(), stamp: stage.stamp.clone(), outcome, message, seconds, figure };
@@ -372,7 +377,7 @@ pub fn project_status(dir: &Path) -> Result<Vec<StageStatus>, PipelineError> {
         .iter()
         .map(|s| {
             let record = read_record(&project.dir, &s.id);
-            let state = state_of(&project.dir, s);
+            let state = if is_running(&project.dir, &s.id) { StageState::Running } else { state_of(&project.dir, s) };
             StageStatus {
                 stage: s.id.to_string(),
                 state,
