@@ -101,7 +101,7 @@ fn render_plain(rx: &EventReceiver) {
     for event in rx.iter() {
         match event {
             Event::Progress { stage, step, total, detail } => {
-                let tenth = if total > 0 { step * 10 / total } else { step };
+                let tenth = (step * 10).checked_div(total).unwrap_or(step);
                 if last_tenth.insert(stage.clone(), tenth) != Some(tenth) {
                     eprintln!("{stage}: {step}/{total} {detail}");
                 }

@@ -5,7 +5,7 @@
 //! Prompts are decoded in batches of similar length (left-padded, one shared KV cache).
 
 use super::error::Result;
-use crate::engine::job::CancelToken;
+use crate::engine::job::StageScope;
 use crate::engine::model::generate::generate_greedy_batch;
 use crate::engine::model::{CausalLm, TextTokenizer};
 use regex::Regex;
@@ -68,8 +68,8 @@ pub struct GenRequest {
 
 /// Greedy continuations of each prompt (text, generated tokens), in request order, stopping at
 /// `stop` strings, an end-of-turn token or `max_new_tokens`. Prompts are sorted by length and
-/// decoded `batch` at a time. `progress(done, total)` is called after each batch; it returns
-/// `false` to stop (the outputs then cover only the prompts done).
+/// decoded `batch` at a time; progress is reported through `scope` after each batch, and its
+/// cancellation is checked before every decoding step.
 pub fn generate_all(
     model: &CausalLm,
     tok: &TextTokenizer,
@@ -77,8 +77,7 @@ pub fn generate_all(
     max_new_tokens: usize,
     stop: &[String],
     batch: usize,
-    cancel: &CancelToken,
-    progress: &mut dyn FnMut(usize, usize),
+    scope: &StageScope<'_>,
 ) -> Result<Vec<(String, usize)>> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(requests[i].prompt_ids.len()));
@@ -86,11 +85,11 @@ pub fn generate_all(
     let mut done = 0;
     for chunk in order.chunks(batch.max(1)) {
         let prompts: Vec<Vec<u32>> = chunk.iter().map(|&i| requests[i].prompt_ids.clone()).collect();
-        for (&i, g) in chunk.iter().zip(generate_greedy_batch(model, tok, &prompts, max_new_tokens, stop, cancel)?) {
+        for (&i, g) in chunk.iter().zip(generate_greedy_batch(model, tok, &prompts, max_new_tokens, stop, scope.cancel)?) {
             out[i] = Some((g.text, g.token_ids.len()));
         }
         done += chunk.len();
-        progress(done, requests.len());
+        scope.progress(done as u64, requests.len() as u64, "generating");
     }
     Ok(out.into_iter().flatten().collect())
 }

@@ -270,9 +270,7 @@ fn generate_answers(
     let tok = &loaded.tokenizer;
     let requests = prompts.iter().map(|p| Ok(GenRequest { prompt_ids: tok.encode(p, false)? })).collect::<Result<Vec<_>>>()?;
     let truncated = requests.iter().filter(|r| r.prompt_ids.len() >= max_length).count();
-    let outputs = generate_all(&loaded.model, tok, &requests, budget, stop, batch, scope.cancel, &mut |d, t| {
-        scope.progress(d as u64, t as u64, "generating")
-    })?;
+    let outputs = generate_all(&loaded.model, tok, &requests, budget, stop, batch, scope)?;
     Ok((outputs, truncated))
 }
 
