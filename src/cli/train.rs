@@ -4,11 +4,11 @@
 use super::portion::PortionArgs;
 use super::progress::with_progress;
 use super::RuntimeArgs;
+use crate::engine::train::config::TrainOverrides;
 use crate::engine::train::error::TrainError;
 use crate::engine::train::schedule::Schedule;
 use crate::engine::train::state::TrainerState;
 use crate::engine::train::{run_sft, SftRequest, TrainConfig};
-use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -86,34 +86,25 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     fn config(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = TrainConfig::preset(&self.preset).with_context(|| format!("unknown preset '{}': use paper or quick", self.preset))?;
-        macro_rules! set {
-            ($field:expr, $value:expr) => {
-                if let Some(v) = $value.clone() {
-                    $field = v;
-                }
-            };
-        }
-        set!(c.lora.rank, self.lora_r);
-        set!(c.lora.alpha, self.lora_alpha);
-        set!(c.lora.dropout, self.lora_dropout);
-        set!(c.lora.targets, self.targets);
-        set!(c.learning_rate, self.lr);
-        set!(c.schedule, self.schedule);
-        set!(c.warmup_steps, self.warmup);
-        set!(c.epochs, self.epochs);
-        set!(c.micro_batch, self.batch);
-        set!(c.grad_accum, self.grad_accum);
-        set!(c.max_len, self.max_len);
-        set!(c.seed, self.seed);
-        set!(c.eval_every, self.eval_every);
-        set!(c.save_every, self.save_every);
-        c.lora.use_rslora |= self.rslora;
-        if self.max_steps.is_some() {
-            c.max_steps = self.max_steps;
-        }
-        c.validate().map_err(anyhow::Error::msg)?;
-        Ok(c)
+        let overrides = TrainOverrides {
+            lora_r: self.lora_r,
+            lora_alpha: self.lora_alpha,
+            lora_dropout: self.lora_dropout,
+            targets: self.targets.clone(),
+            rslora: self.rslora.then_some(true),
+            lr: self.lr,
+            schedule: self.schedule,
+            warmup: self.warmup,
+            epochs: self.epochs,
+            max_steps: self.max_steps,
+            batch: self.batch,
+            grad_accum: self.grad_accum,
+            max_len: self.max_len,
+            seed: self.seed,
+            eval_every: self.eval_every,
+            save_every: self.save_every,
+        };
+        TrainConfig::from_preset(&self.preset, &overrides).map_err(anyhow::Error::msg)
     }
 }
 

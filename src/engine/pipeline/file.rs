@@ -121,6 +121,8 @@ pub struct TrainSection {
     pub lora_dropout: Option<f32>,
     /// Target modules (e.g. ["gate_proj", "up_proj", "down_proj"] or ["all-linear"]).
     pub targets: Option<Vec<String>>,
+    /// rsLoRA scaling (alpha / sqrt(r)).
+    pub rslora: Option<bool>,
     /// Peak learning rate.
     pub lr: Option<f64>,
     /// cosine, linear or constant.

@@ -10,6 +10,7 @@ use crate::engine::device::{DeviceRequest, WorkDType};
 use crate::engine::embed::{EncoderSpec, TextField};
 use crate::engine::eval::BenchSpec;
 use crate::engine::merge::{MergeMethod, MergeOutput, MergeSpec, WeightValue};
+use crate::engine::train::config::TrainOverrides;
 use crate::engine::train::schedule::Schedule;
 use crate::engine::train::TrainConfig;
 use candle_core::DType;
@@ -269,44 +270,35 @@ impl Project {
 /// The preset with the file's overrides, checked.
 fn train_config(raw: &ProjectFile, at: &Locator<'_>) -> Result<TrainConfig, PipelineError> {
     let t = &raw.train;
-    let preset = t.preset.clone().unwrap_or_else(|| "paper".into());
-    let mut c = TrainConfig::preset(&preset)
-        .ok_or_else(|| at.invalid("train", None, "preset", format!("unknown preset '{preset}': use paper or quick")))?;
-    macro_rules! set {
-        ($field:expr, $value:expr) => {
-            if let Some(v) = $value.clone() {
-                $field = v;
-            }
-        };
-    }
-    set!(c.lora.rank, t.lora_r);
-    set!(c.lora.alpha, t.lora_alpha);
-    set!(c.lora.dropout, t.lora_dropout);
-    set!(c.lora.targets, t.targets);
-    set!(c.learning_rate, t.lr);
-    set!(c.warmup_steps, t.warmup);
-    set!(c.epochs, t.epochs);
-    set!(c.micro_batch, t.batch);
-    set!(c.grad_accum, t.grad_accum);
-    set!(c.max_len, t.max_len);
-    set!(c.seed, t.seed);
-    set!(c.eval_every, t.eval_every);
-    set!(c.save_every, t.save_every);
-    if t.max_steps.is_some() {
-        c.max_steps = t.max_steps;
-    }
-    if let Some(s) = &t.schedule {
-        c.schedule = match s.as_str() {
-            "cosine" => Schedule::Cosine,
-            "linear" => Schedule::Linear,
-            "constant" => Schedule::Constant,
-            other => {
-                return Err(at.invalid("train", None, "schedule", format!("unknown schedule '{other}': use cosine, linear or constant")))
-            }
-        };
-    }
-    c.validate().map_err(|detail| at.invalid("train", None, "preset", detail))?;
-    Ok(c)
+    let schedule = match t.schedule.as_deref() {
+        None => None,
+        Some("cosine") => Some(Schedule::Cosine),
+        Some("linear") => Some(Schedule::Linear),
+        Some("constant") => Some(Schedule::Constant),
+        Some(other) => {
+            return Err(at.invalid("train", None, "schedule", format!("unknown schedule '{other}': use cosine, linear or constant")))
+        }
+    };
+    let overrides = TrainOverrides {
+        lora_r: t.lora_r,
+        lora_alpha: t.lora_alpha,
+        lora_dropout: t.lora_dropout,
+        targets: t.targets.clone(),
+        rslora: t.rslora,
+        lr: t.lr,
+        schedule,
+        warmup: t.warmup,
+        epochs: t.epochs,
+        max_steps: t.max_steps,
+        batch: t.batch,
+        grad_accum: t.grad_accum,
+        max_len: t.max_len,
+        seed: t.seed,
+        eval_every: t.eval_every,
+        save_every: t.save_every,
+    };
+    let preset = t.preset.as_deref().unwrap_or("paper");
+    TrainConfig::from_preset(preset, &overrides).map_err(|detail| at.invalid("train", None, "preset", detail))
 }
 
 /// One `[[merge]]`, checked against K sub-models.

@@ -123,6 +123,70 @@ impl TrainConfig {
     }
 }
 
+/// Values that replace a preset's (from the command line or the `[train]` table of `dtm.toml`);
+/// `None` keeps the preset's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainOverrides {
+    /// LoRA rank.
+    pub lora_r: Option<usize>,
+    /// LoRA alpha.
+    pub lora_alpha: Option<f64>,
+    /// LoRA dropout.
+    pub lora_dropout: Option<f32>,
+    /// Target modules.
+    pub targets: Option<Vec<String>>,
+    /// rsLoRA scaling (alpha / sqrt(r)).
+    pub rslora: Option<bool>,
+    /// Peak learning rate.
+    pub lr: Option<f64>,
+    /// Learning-rate schedule.
+    pub schedule: Option<Schedule>,
+    /// Warm-up steps.
+    pub warmup: Option<u64>,
+    /// Epochs.
+    pub epochs: Option<f64>,
+    /// Stop after this many optimiser steps.
+    pub max_steps: Option<u64>,
+    /// Sequences per micro-batch.
+    pub batch: Option<usize>,
+    /// Micro-batches per optimiser step.
+    pub grad_accum: Option<usize>,
+    /// Maximum tokens per example.
+    pub max_len: Option<usize>,
+    /// Seed of data order, initialisation and dropout.
+    pub seed: Option<u64>,
+    /// Evaluate every N steps.
+    pub eval_every: Option<u64>,
+    /// Checkpoint every N steps.
+    pub save_every: Option<u64>,
+}
+
+impl TrainConfig {
+    /// The preset `name` with `overrides` applied and checked; the error says what is wrong.
+    pub fn from_preset(name: &str, overrides: &TrainOverrides) -> Result<Self, String> {
+        let mut c = Self::preset(name).ok_or_else(|| format!("unknown preset '{name}': use paper or quick"))?;
+        let o = overrides.clone();
+        c.lora.rank = o.lora_r.unwrap_or(c.lora.rank);
+        c.lora.alpha = o.lora_alpha.unwrap_or(c.lora.alpha);
+        c.lora.dropout = o.lora_dropout.unwrap_or(c.lora.dropout);
+        c.lora.targets = o.targets.unwrap_or(c.lora.targets);
+        c.lora.use_rslora = o.rslora.unwrap_or(c.lora.use_rslora);
+        c.learning_rate = o.lr.unwrap_or(c.learning_rate);
+        c.schedule = o.schedule.unwrap_or(c.schedule);
+        c.warmup_steps = o.warmup.unwrap_or(c.warmup_steps);
+        c.epochs = o.epochs.unwrap_or(c.epochs);
+        c.max_steps = o.max_steps.or(c.max_steps);
+        c.micro_batch = o.batch.unwrap_or(c.micro_batch);
+        c.grad_accum = o.grad_accum.unwrap_or(c.grad_accum);
+        c.max_len = o.max_len.unwrap_or(c.max_len);
+        c.seed = o.seed.unwrap_or(c.seed);
+        c.eval_every = o.eval_every.unwrap_or(c.eval_every);
+        c.save_every = o.save_every.unwrap_or(c.save_every);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +198,16 @@ mod tests {
         assert_eq!(p.micro_batch * p.grad_accum, 16);
         assert_eq!((p.adamw.beta2, p.adamw.eps, p.max_grad_norm), (0.98, 1e-6, 0.3));
         assert_eq!(p.total_steps(999), 63);
+    }
+    #[test]
+    fn overrides_replace_the_preset_values_they_name() {
+        let o = TrainOverrides { lora_r: Some(4), max_steps: Some(7), schedule: Some(Schedule::Constant), ..Default::default() };
+        let c = TrainConfig::from_preset("quick", &o).unwrap();
+        let quick = TrainConfig::quick();
+        assert_eq!((c.lora.rank, c.max_steps, c.schedule), (4, Some(7), Schedule::Constant));
+        assert_eq!((c.learning_rate, c.max_len), (quick.learning_rate, quick.max_len));
+        assert!(TrainConfig::from_preset("fast", &o).unwrap_err().contains("unknown preset 'fast'"));
+        let bad = TrainOverrides { batch: Some(0), ..Default::default() };
+        assert!(TrainConfig::from_preset("paper", &bad).is_err());
     }
 }
