@@ -137,6 +137,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         out_dir: args.out.clone(),
+        model_sha256: None,
     };
     for out in with_progress(|sink, cancel| run_eval(&req, sink, cancel))? {
         print!("{}", result_table(&out.result));

@@ -154,6 +154,7 @@ fn pipeline_refuses_bad_project_files_with_key_and_line() {
         ("path = \"arc.jsonl\"", "path = \"nowhere.jsonl\"", "eval[0].path"),
         ("max_steps = 4", "max_steps = 4\nmax_stepz = 3", "unknown field `max_stepz`"),
         ("lora_r = 4", "lora_r = \"four\"", "lora_r"),
+        ("lr = 0.01", "lr = 0.01\nschedule = \"wavy\"", "unknown variant `wavy`"),
         ("k = 2", "k = 99", "disperse.k: K = 99 is larger than the 40 rows"),
     ];
     for (from, to, expected) in cases {

@@ -98,6 +98,7 @@ fn eval_request(dir: &Path) -> EvalRequest {
         benchmarks: vec![BenchSpec { name: "arc".into(), path: arc, extra: None }],
         options: EvalOptions { batch: 1, ..Default::default() },
         out_dir: dir.join("eval"),
+        model_sha256: None,
     }
 }
 

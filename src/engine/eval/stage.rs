@@ -25,6 +25,9 @@ pub struct EvalRequest {
     pub options: EvalOptions,
     /// Folder for the result files.
     pub out_dir: PathBuf,
+    /// SHA-256 of the model's files when the caller already knows it (the pipeline caches it);
+    /// `None` hashes them.
+    pub model_sha256: Option<String>,
 }
 
 /// One benchmark's result and the file it was written to.
@@ -63,7 +66,10 @@ pub fn run_eval(req: &EvalRequest, sink: &EventSink, cancel: &CancelToken) -> Re
         let who = ModelIdentity {
             model: req.model.clone(),
             adapter: req.load.adapter.as_ref().map(|a| a.display().to_string()),
-            model_sha256: sha256_path(loaded.info.source.path(), cancel)?,
+            model_sha256: match &req.model_sha256 {
+                Some(h) => h.clone(),
+                None => sha256_path(loaded.info.source.path(), cancel)?,
+            },
             adapter_sha256: req.load.adapter.as_deref().map(|a| sha256_path(a, cancel)).transpose()?,
         };
         let mut outputs = Vec::with_capacity(benches.len());

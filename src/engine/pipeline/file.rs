@@ -2,6 +2,7 @@
 //! keys and wrong types are refused by the parser with their line; [`super::project`] turns a
 //! parsed file into checked settings.
 
+use crate::engine::train::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -126,7 +127,7 @@ pub struct TrainSection {
     /// Peak learning rate.
     pub lr: Option<f64>,
     /// cosine, linear or constant.
-    pub schedule: Option<String>,
+    pub schedule: Option<Schedule>,
     /// Warm-up steps.
     pub warmup: Option<u64>,
     /// Epochs.

@@ -11,7 +11,6 @@ use crate::engine::embed::{EncoderSpec, TextField};
 use crate::engine::eval::BenchSpec;
 use crate::engine::merge::{MergeMethod, MergeOutput, MergeSpec, WeightValue};
 use crate::engine::train::config::TrainOverrides;
-use crate::engine::train::schedule::Schedule;
 use crate::engine::train::TrainConfig;
 use candle_core::DType;
 use std::path::{Path, PathBuf};
@@ -270,15 +269,6 @@ impl Project {
 /// The preset with the file's overrides, checked.
 fn train_config(raw: &ProjectFile, at: &Locator<'_>) -> Result<TrainConfig, PipelineError> {
     let t = &raw.train;
-    let schedule = match t.schedule.as_deref() {
-        None => None,
-        Some("cosine") => Some(Schedule::Cosine),
-        Some("linear") => Some(Schedule::Linear),
-        Some("constant") => Some(Schedule::Constant),
-        Some(other) => {
-            return Err(at.invalid("train", None, "schedule", format!("unknown schedule '{other}': use cosine, linear or constant")))
-        }
-    };
     let overrides = TrainOverrides {
         lora_r: t.lora_r,
         lora_alpha: t.lora_alpha,
@@ -286,7 +276,7 @@ fn train_config(raw: &ProjectFile, at: &Locator<'_>) -> Result<TrainConfig, Pipe
         targets: t.targets.clone(),
         rslora: t.rslora,
         lr: t.lr,
-        schedule,
+        schedule: t.schedule,
         warmup: t.warmup,
         epochs: t.epochs,
         max_steps: t.max_steps,

@@ -3,8 +3,10 @@
 //! written atomically by the engine stage.
 
 use super::error::PipelineError;
+use super::plan::FileHasher;
 use super::plan::{paths, StageId};
 use super::project::Project;
+use super::records::FileHashCache;
 use crate::engine::cluster::{run_cluster, ClusterRequest, ClustersFile, EmbeddingSource};
 use crate::engine::data::{run_data_check, DataCheckRequest, LengthCheck};
 use crate::engine::device::{open_device, DeviceRequest};
@@ -18,7 +20,7 @@ use crate::engine::model::LoadOptions;
 use crate::engine::report::ReportInput;
 use crate::engine::train::state::TrainerState;
 use crate::engine::train::{run_sft, SftRequest};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An engine stage's error as a pipeline error: a cancellation stays one, a failure keeps its text.
 fn stage_error<E: StageError>(e: E) -> PipelineError {
@@ -142,11 +144,13 @@ pub fn run_stage_of(
                 .ok_or_else(|| PipelineError::Stage(format!("no benchmark '{bench}'")))?;
             let (model_arg, adapter) = model_source(project, model);
             let req = EvalRequest {
-                model: model_arg,
+                model: model_arg.clone(),
                 load: LoadOptions { device: device()?, dtype: project.dtype, adapter },
                 benchmarks: vec![plan.spec.clone()],
                 options: EvalOptions { fewshot: plan.fewshot, limit: plan.limit, batch: plan.batch, ..Default::default() },
                 out_dir: paths::eval_dir(dir, model),
+                // Hashed once per model (cached by size and time), not once per benchmark.
+                model_sha256: cached_hash(dir, Path::new(&model_arg), cancel)?,
             };
             let out = run_eval(&req, sink, cancel).map_err(stage_error)?;
             Ok(out.first().and_then(|o| {
@@ -157,6 +161,17 @@ pub fn run_stage_of(
         }
         StageId::Report => write_report(project, k).map(Some),
     }
+}
+
+/// The SHA-256 of a model path from the project's hash cache; `None` for a cached HF id.
+fn cached_hash(dir: &Path, path: &Path, cancel: &CancelToken) -> Result<Option<String>, PipelineError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut files = FileHashCache::open(dir, cancel);
+    let hash = files.hash(path)?;
+    files.save()?;
+    Ok(Some(hash))
 }
 
 /// The models' results in table order (base first), the runs and the split.
