@@ -34,6 +34,34 @@ pub enum BenchWhat {
     Kmeans(super::cluster::KMeansBenchArgs),
     /// Process memory (RSS) before, during and after a short training stage, in MB.
     Memory(MemoryArgs),
+    /// The window's frame time (UI-thread CPU ms) on the Disperse page with N points on the map.
+    Gui(GuiArgs),
+}
+
+/// Arguments of `bench gui`.
+#[derive(Debug, Args)]
+pub struct GuiArgs {
+    /// Points on the cluster map.
+    #[arg(long, default_value_t = 50_000)]
+    pub points: usize,
+    /// Frames measured.
+    #[arg(long, default_value_t = 200)]
+    pub frames: usize,
+    /// Run k-means on a worker thread while measuring, as during a Disperse run.
+    #[arg(long)]
+    pub background: bool,
+}
+
+#[cfg(feature = "gui")]
+fn gui(args: GuiArgs) -> anyhow::Result<()> {
+    let opts = crate::app::bench::GuiBenchOptions { points: args.points, k: 8, frames: args.frames, background: args.background, size: [1280.0, 800.0] };
+    println!("{}", serde_json::to_string(&crate::app::bench::measure(&opts))?);
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(_args: GuiArgs) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no GUI (built without the `gui` feature)")
 }
 
 /// Arguments of `bench memory`.
@@ -128,6 +156,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Embed(a) => super::embed::bench(a)?,
         BenchWhat::Kmeans(a) => super::cluster::bench(a)?,
         BenchWhat::Memory(a) => memory(a)?,
+        BenchWhat::Gui(a) => gui(a)?,
         BenchWhat::Forward(s) => {
             let model = default_model(&s.model)?;
             let loaded = s.runtime.load(&model, None)?;

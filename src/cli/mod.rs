@@ -10,6 +10,7 @@ mod eval;
 mod fisher;
 mod inspect;
 mod merge;
+pub mod open;
 mod portion;
 mod progress;
 mod project;
@@ -37,12 +38,16 @@ pub struct Cli {
 /// The headless commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the window on a project folder, a dtm.toml, a data file or a model: `open DIR --page disperse`.
+    Open(open::OpenArgs),
     /// Start a project: a folder with a commented dtm.toml (model, data, K, benchmarks, the paper's defaults).
     Init(project::InitArgs),
     /// Run a project (data -> disperse -> train vanilla and K sub-models -> merge -> evaluate -> report); resumes.
     Run(project::RunArgs),
     /// Every stage of a project: done, stale, pending or failed, with its time and key figure.
     Status(project::StatusArgs),
+    /// Change settings of a project's dtm.toml in place, keeping its comments: `set DIR disperse.k=6 train.lr=2e-4`.
+    Set(project::SetArgs),
     /// Slurm batch scripts for a project: prepare, a training job array (one task per model), finish; and submit.sh.
     Slurm(project::SlurmArgs),
     /// Describe a model: architecture, parameters, dtype, vocabulary, context, chat template.
@@ -99,7 +104,7 @@ impl RuntimeArgs {
 
 /// The headless commands this binary offers, for the no-display message.
 pub const HEADLESS_COMMANDS: &str =
-    "init, run, status, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
+    "init, run, status, set, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
 
 /// Runs one subcommand. Settings named in engine messages are spelled as this command line's
 /// flags.
@@ -109,9 +114,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 
 fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Open(args) => open::open(args),
         Command::Init(args) => project::init(args),
         Command::Run(args) => project::run(args),
         Command::Status(args) => project::status(args),
+        Command::Set(args) => project::set(args),
         Command::Slurm(args) => project::slurm(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(args),

@@ -3,7 +3,7 @@
 
 use super::progress::with_progress;
 use crate::engine::pipeline::{
-    init_project, project_status, run_project, write_slurm, Action, InitRequest, Project, RunOptions, SlurmOptions, StageState,
+    init_project, parse_assignment, project_status, set_settings, run_project, write_slurm, Action, InitRequest, Project, RunOptions, SlurmOptions, StageState,
 };
 use clap::Args;
 use std::path::PathBuf;
@@ -54,6 +54,16 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The project folder (or its dtm.toml).
+    pub dir: PathBuf,
+    /// Settings as KEY=VALUE: `disperse.k=6`, `train.lr=2e-4`, `merge.uniform.weights=[1,1,2]`.
+    #[arg(required = true)]
+    pub settings: Vec<String>,
 }
 
 /// Arguments of `slurm`.
@@ -122,6 +132,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     println!("{ran} stage(s) ran, {done} already done; report in {}", args.dir.join("report").display());
+    Ok(())
+}
+
+/// `set`: changes settings in dtm.toml, keeping its comments; all or none.
+pub fn set(args: SetArgs) -> anyhow::Result<()> {
+    let changes = args.settings.iter().map(|s| parse_assignment(s)).collect::<Result<Vec<_>, _>>()?;
+    let project = set_settings(&args.dir, &changes)?;
+    for (key, value) in &changes {
+        println!("{}: {key} = {}", project.file.display(), value.to_string().trim());
+    }
     Ok(())
 }
 

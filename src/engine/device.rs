@@ -18,6 +18,17 @@ pub enum DeviceRequest {
     Metal(usize),
 }
 
+impl fmt::Display for DeviceRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+            Self::Metal(n) => write!(f, "metal:{n}"),
+        }
+    }
+}
+
 impl FromStr for DeviceRequest {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -92,6 +103,65 @@ fn open_metal(ordinal: usize) -> Result<Device, DeviceError> {
         return Err(DeviceError::NotCompiled { backend: "Metal", feature: "metal" });
     }
     Device::new_metal(ordinal).map_err(|source| DeviceError::Open { backend: "Metal", ordinal, source })
+}
+
+/// A device the user can pick, with its memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceInfo {
+    /// How to ask for it.
+    pub request: DeviceRequest,
+    /// What to show ("CPU (16 threads)", "cuda:0 NVIDIA H200").
+    pub name: String,
+    /// Memory in all, in bytes, when known.
+    pub total_bytes: Option<u64>,
+    /// Memory free now, in bytes, when known.
+    pub free_bytes: Option<u64>,
+}
+
+/// The CPU's memory from `/proc/meminfo`: (total, available) in bytes (Linux; `None` elsewhere).
+fn system_memory() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    Some((field("MemTotal:")?, field("MemAvailable:")?))
+}
+
+/// Every device this build can use: the CPU, then each CUDA and Metal device found, with memory.
+/// Opens each GPU once to ask; takes a moment, so call it off the UI thread.
+pub fn list_devices() -> Vec<DeviceInfo> {
+    let memory = system_memory();
+    let mut devices = vec![DeviceInfo {
+        request: DeviceRequest::Cpu,
+        name: format!("CPU ({} threads)", candle_core::utils::get_num_threads()),
+        total_bytes: memory.map(|m| m.0),
+        free_bytes: memory.map(|m| m.1),
+    }];
+    devices.extend(gpu_devices());
+    devices
+}
+
+#[cfg(not(any(feature = "cuda", feature = "metal")))]
+fn gpu_devices() -> Vec<DeviceInfo> {
+    Vec::new()
+}
+
+#[cfg(feature = "cuda")]
+fn gpu_devices() -> Vec<DeviceInfo> {
+    (0..64)
+        .map_while(|ordinal| Device::new_cuda(ordinal).ok().map(|_| ordinal))
+        .map(|ordinal| DeviceInfo { request: DeviceRequest::Cuda(ordinal), name: format!("cuda:{ordinal}"), total_bytes: None, free_bytes: None })
+        .collect()
+}
+
+#[cfg(all(feature = "metal", not(feature = "cuda")))]
+fn gpu_devices() -> Vec<DeviceInfo> {
+    (0..8)
+        .map_while(|ordinal| Device::new_metal(ordinal).ok().map(|_| ordinal))
+        .map(|ordinal| DeviceInfo { request: DeviceRequest::Metal(ordinal), name: format!("metal:{ordinal}"), total_bytes: None, free_bytes: None })
+        .collect()
 }
 
 /// A short human description of a device, e.g. "cpu (2 threads)" or "cuda:0".

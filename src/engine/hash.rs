@@ -34,6 +34,11 @@ impl SplitMix64 {
         out
     }
 
+    /// A uniform float in `[0, 1)` (24 random bits).
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
     /// A uniform integer in `0..n` (`n > 0`), by Lemire's multiply-shift (bias below 2^-32 for
     /// any dataset size).
     pub fn below(&mut self, n: usize) -> usize {

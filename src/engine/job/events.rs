@@ -325,6 +325,12 @@ impl EventReceiver {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether every sink is dropped and every event read: nothing more will come.
+    pub fn is_finished(&self) -> bool {
+        let q = self.shared.lock();
+        q.events.is_empty() && q.dropped_logs == 0 && self.shared.senders.load(Ordering::SeqCst) == 0
+    }
 }
 
 #[cfg(test)]

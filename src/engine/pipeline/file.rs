@@ -96,11 +96,14 @@ pub struct DisperseSection {
     /// The column to split by, for the method `field`.
     #[serde(default)]
     pub by: Option<String>,
+    /// Also compute the elbow table (inertia and silhouette for K = 2..8).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub elbow: bool,
 }
 
 impl Default for DisperseSection {
     fn default() -> Self {
-        Self { encoder: builtin(), field: instruction(), method: kmeans(), k: four(), seed: 0, n_init: three(), by: None }
+        Self { encoder: builtin(), field: instruction(), method: kmeans(), k: four(), seed: 0, n_init: three(), by: None, elbow: false }
     }
 }
 

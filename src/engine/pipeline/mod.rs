@@ -2,6 +2,7 @@
 //! that say which stages are done, stale or pending, and a runner that takes a project from data
 //! to report. Both front ends run projects through [`run_project`] and [`project_status`].
 
+pub mod edit;
 pub mod error;
 pub mod file;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod run;
 pub mod slurm;
 pub mod stages;
 
+pub use edit::{parse_assignment, set_setting, set_settings};
 pub use error::PipelineError;
 pub use init::{init_project, InitRequest};
 pub use plan::StageId;

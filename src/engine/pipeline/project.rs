@@ -200,7 +200,7 @@ impl Project {
         if method == ClusterMethod::Field && p.by.is_none() {
             return Err(at.invalid("disperse", None, "by", "the method `field` needs the column to split by"));
         }
-        let cluster = ClusterOptions { method, k: p.k, seed: p.seed, n_init: p.n_init.max(1), ..Default::default() };
+        let cluster = ClusterOptions { method, k: p.k, seed: p.seed, n_init: p.n_init.max(1), elbow: p.elbow, ..Default::default() };
         // [train]
         let train = train_config(&raw, at)?;
         // [[merge]]

@@ -65,6 +65,13 @@ fn nth_colour(n: usize) -> RGBColor {
     }
 }
 
+/// Portion `p`'s colour as the report's charts give it (`sub-<p>` after `vanilla`), as RGB bytes,
+/// so the window's cluster map and the report agree.
+pub fn portion_rgb(p: usize) -> [u8; 3] {
+    let c = nth_colour(p + 1);
+    [c.0, c.1, c.2]
+}
+
 /// One colour per label: the base grey, every other label the next palette colour in the order
 /// first seen (models, then runs, then portions as `sub-<p>`), so `sub-2`'s bar, loss curve and
 /// portion share a colour.

@@ -1,0 +1,165 @@
+//! What the engine is doing, for the log panel and the status bar: the events of every running
+//! job, drained each frame within a time budget so a flood of events never stalls a frame.
+
+use crate::engine::job::{Event, EventReceiver, LogLevel};
+use eframe::egui;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Log lines kept; older ones are dropped first.
+const MAX_LOG_LINES: usize = 20_000;
+
+/// How serious a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Progress and figures.
+    Info,
+    /// Something the user should know (skipped rows, a fallback).
+    Warning,
+    /// A stage failed.
+    Error,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// Seconds since the window opened.
+    pub seconds: f64,
+    /// How serious it is.
+    pub severity: Severity,
+    /// The job that sent it ("disperse", "load model").
+    pub source: String,
+    /// The text.
+    pub text: String,
+}
+
+/// A stage that is running now.
+#[derive(Debug, Clone)]
+pub struct RunningStage {
+    /// Stage name ("embed", "kmeans").
+    pub stage: String,
+    /// Units done and in all (0 when unknown).
+    pub step: u64,
+    /// Units in all.
+    pub total: u64,
+    /// The stage's own short text ("loss 1.92, 812 tok/s").
+    pub detail: String,
+    started: Instant,
+}
+
+impl RunningStage {
+    /// Done share in 0..=1, when the total is known.
+    pub fn fraction(&self) -> Option<f32> {
+        (self.total > 0).then(|| (self.step as f32 / self.total as f32).clamp(0.0, 1.0))
+    }
+
+    /// Time left at the rate so far, once a unit is done.
+    pub fn eta(&self) -> Option<Duration> {
+        if self.total == 0 || self.step == 0 || self.step >= self.total {
+            return None;
+        }
+        let per_unit = self.started.elapsed().as_secs_f64() / self.step as f64;
+        Some(Duration::from_secs_f64(per_unit * (self.total - self.step) as f64))
+    }
+
+    /// Tokens per second when the stage reports it in its detail ("812 tok/s").
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        let words: Vec<&str> = self.detail.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        words.windows(2).find(|w| w[1].starts_with("tok/s")).and_then(|w| w[0].parse().ok())
+    }
+}
+
+/// Events of every job, as the log and the running stages.
+pub struct Activity {
+    opened: Instant,
+    sources: Vec<(String, EventReceiver)>,
+    /// The log, oldest first.
+    pub log: VecDeque<LogLine>,
+    /// Stages running now, outermost first.
+    pub running: Vec<RunningStage>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self { opened: Instant::now(), sources: Vec::new(), log: VecDeque::new(), running: Vec::new() }
+    }
+}
+
+impl Activity {
+    /// Follows a job's events; every event asks for a repaint.
+    pub fn attach(&mut self, label: &str, events: EventReceiver, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        events.set_waker(move |_| ctx.request_repaint());
+        self.sources.push((label.to_string(), events));
+    }
+
+    /// Adds a line of the window's own (a failed file read, a saved setting).
+    pub fn note(&mut self, severity: Severity, source: &str, text: impl Into<String>) {
+        if self.log.len() >= MAX_LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine { seconds: self.opened.elapsed().as_secs_f64(), severity, source: source.to_string(), text: text.into() });
+    }
+
+    /// Takes in waiting events until `budget` is spent. Returns whether any job is still live.
+    pub fn drain(&mut self, budget: Duration) -> bool {
+        let start = Instant::now();
+        let mut i = 0;
+        while i < self.sources.len() {
+            while start.elapsed() < budget {
+                let Some(event) = self.sources[i].1.try_recv() else { break };
+                let source = self.sources[i].0.clone();
+                self.take(&source, event);
+            }
+            if self.sources[i].1.is_finished() {
+                self.sources.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        !self.sources.is_empty()
+    }
+
+    fn take(&mut self, source: &str, event: Event) {
+        match event {
+            Event::StageStarted { stage } => {
+                self.running.push(RunningStage { stage, step: 0, total: 0, detail: String::new(), started: Instant::now() })
+            }
+            Event::Progress { stage, step, total, detail } => {
+                if let Some(r) = self.running.iter_mut().rev().find(|r| r.stage == stage) {
+                    r.step = step;
+                    r.total = total;
+                    r.detail = detail;
+                }
+            }
+            Event::Loss { .. } => {}
+            Event::Log { level, line } => {
+                let severity = if level == LogLevel::Warning { Severity::Warning } else { Severity::Info };
+                self.note(severity, source, line);
+            }
+            Event::StageDone { stage, seconds } => {
+                self.end(&stage);
+                self.note(Severity::Info, source, format!("{stage}: done in {seconds:.1} s"));
+            }
+            Event::Cancelled { stage, reason } => {
+                self.end(&stage);
+                self.note(Severity::Warning, source, format!("{stage}: stopped ({reason})"));
+            }
+            Event::Failed { stage, message } => {
+                self.end(&stage);
+                self.note(Severity::Error, source, format!("{stage}: {message}"));
+            }
+        }
+    }
+
+    fn end(&mut self, stage: &str) {
+        if let Some(i) = self.running.iter().rposition(|r| r.stage == stage) {
+            self.running.remove(i);
+        }
+    }
+
+    /// The innermost running stage: the one the status bar shows.
+    pub fn current(&self) -> Option<&RunningStage> {
+        self.running.last()
+    }
+}

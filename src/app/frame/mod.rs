@@ -1,0 +1,7 @@
+//! The frame around the pages: sidebar of steps, top bar, log panel and status bar.
+
+pub mod badge;
+pub mod log_panel;
+pub mod sidebar;
+pub mod status_bar;
+pub mod top_bar;

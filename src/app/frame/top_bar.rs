@@ -1,0 +1,89 @@
+//! The top bar: the project's name, open / new / recent, the device picker, theme and zoom.
+
+use crate::app::frame::status_bar::bytes_text;
+use crate::app::settings::Settings;
+use crate::engine::device::{DeviceInfo, DeviceRequest};
+use eframe::egui;
+use std::path::PathBuf;
+
+/// What the user asked for in the top bar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopBarAction {
+    /// Pick a project folder (or a file) with the system dialog.
+    Open,
+    /// Go to the new-project form.
+    New,
+    /// Open a recent project.
+    Recent(PathBuf),
+    /// Use this device.
+    Device(DeviceRequest),
+}
+
+/// A device as the picker lists it: name and free / total memory.
+pub fn device_text(d: &DeviceInfo) -> String {
+    match (d.free_bytes, d.total_bytes) {
+        (Some(free), Some(total)) => format!("{} — {} free of {}", d.name, bytes_text(free), bytes_text(total)),
+        (None, Some(total)) => format!("{} — {}", d.name, bytes_text(total)),
+        _ => d.name.clone(),
+    }
+}
+
+/// Draws the bar; returns what was asked for.
+pub fn top_bar(
+    ui: &mut egui::Ui,
+    project_name: Option<&str>,
+    settings: &mut Settings,
+    devices: &[DeviceInfo],
+    device: DeviceRequest,
+) -> Option<TopBarAction> {
+    let mut action = None;
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("DTM Studio").strong().size(16.0));
+        ui.separator();
+        match project_name {
+            Some(name) => ui.label(egui::RichText::new(name).strong()),
+            None => ui.label(egui::RichText::new("no project open").weak()),
+        };
+        ui.separator();
+        if ui.button("Open…").on_hover_text("Open a project folder, a dtm.toml, a data file or a model").clicked() {
+            action = Some(TopBarAction::Open);
+        }
+        if ui.button("New…").on_hover_text("Start a new project").clicked() {
+            action = Some(TopBarAction::New);
+        }
+        ui.add_enabled_ui(!settings.recent.is_empty(), |ui| {
+            ui.menu_button("Recent", |ui| {
+                for dir in &settings.recent {
+                    if ui.button(dir.display().to_string()).clicked() {
+                        action = Some(TopBarAction::Recent(dir.clone()));
+                        ui.close();
+                    }
+                }
+            });
+        });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let theme = if settings.dark { "☀ Light" } else { "🌙 Dark" };
+            if ui.button(theme).on_hover_text("Switch the theme").clicked() {
+                settings.dark = !settings.dark;
+            }
+            ui.label(egui::RichText::new(format!("{:.0}%", settings.zoom * 100.0)).weak()).on_hover_text("Zoom: Ctrl + / Ctrl - / Ctrl 0");
+            let selected = devices.iter().find(|d| d.request == device).map(device_text).unwrap_or_else(|| device.to_string());
+            egui::ComboBox::from_id_salt("device")
+                .selected_text(selected)
+                .width(300.0)
+                .show_ui(ui, |ui| {
+                    let auto = DeviceRequest::Auto;
+                    if ui.selectable_label(device == auto, "auto (a GPU when there is one, else the CPU)").clicked() {
+                        action = Some(TopBarAction::Device(auto));
+                    }
+                    for d in devices {
+                        if ui.selectable_label(device == d.request, device_text(d)).clicked() {
+                            action = Some(TopBarAction::Device(d.request));
+                        }
+                    }
+                });
+            ui.label("Device:");
+        });
+    });
+    action
+}

@@ -1,0 +1,4 @@
+//! Widgets of the pages that egui has no ready form of.
+
+pub mod scatter;
+pub mod spatial;
