@@ -7,6 +7,7 @@ pub mod config;
 pub mod cross_entropy;
 pub mod error;
 pub mod loss;
+pub mod memory_plan;
 pub mod optimizer;
 pub mod schedule;
 pub mod sft;
