@@ -143,33 +143,83 @@ pub fn list_devices() -> Vec<DeviceInfo> {
     devices
 }
 
-#[cfg(not(any(feature = "cuda", feature = "metal")))]
+/// The GPUs this build can use: every CUDA device, then every Metal device.
 fn gpu_devices() -> Vec<DeviceInfo> {
+    let mut devices = cuda_devices();
+    devices.extend(metal_devices());
+    devices
+}
+
+/// Every CUDA device with its name and memory (total and free now, from the driver). Asks the
+/// driver directly through candle's cudarc, without creating a candle device (no cuBLAS handle,
+/// no kernels loaded). No driver or no device: an empty list.
+#[cfg(feature = "cuda")]
+fn cuda_devices() -> Vec<DeviceInfo> {
+    use candle_core::cuda_backend::cudarc::driver::CudaContext;
+    let count = CudaContext::device_count().ok().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    (0..count)
+        .filter_map(|ordinal| {
+            let context = CudaContext::new(ordinal).ok()?;
+            let name = context.name().unwrap_or_else(|_| "CUDA device".into());
+            let memory = context.mem_get_info().ok();
+            Some(DeviceInfo {
+                request: DeviceRequest::Cuda(ordinal),
+                name: format!("cuda:{ordinal} {name}"),
+                total_bytes: memory.map(|(_, total)| total as u64),
+                free_bytes: memory.map(|(free, _)| free as u64),
+            })
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_devices() -> Vec<DeviceInfo> {
     Vec::new()
 }
 
-#[cfg(feature = "cuda")]
-fn gpu_devices() -> Vec<DeviceInfo> {
-    (0..64)
-        .map_while(|ordinal| Device::new_cuda(ordinal).ok().map(|_| ordinal))
-        .map(|ordinal| DeviceInfo { request: DeviceRequest::Cuda(ordinal), name: format!("cuda:{ordinal}"), total_bytes: None, free_bytes: None })
-        .collect()
-}
-
-#[cfg(all(feature = "metal", not(feature = "cuda")))]
-fn gpu_devices() -> Vec<DeviceInfo> {
+/// Every Metal device: its architecture name, Metal's recommended working-set size as the
+/// memory in all, and that less what this process has allocated on it as the memory free.
+#[cfg(feature = "metal")]
+fn metal_devices() -> Vec<DeviceInfo> {
     (0..8)
-        .map_while(|ordinal| Device::new_metal(ordinal).ok().map(|_| ordinal))
-        .map(|ordinal| DeviceInfo { request: DeviceRequest::Metal(ordinal), name: format!("metal:{ordinal}"), total_bytes: None, free_bytes: None })
+        .map_while(|ordinal| match Device::new_metal(ordinal) {
+            Ok(Device::Metal(metal)) => Some((ordinal, metal)),
+            _ => None,
+        })
+        .map(|(ordinal, metal)| {
+            let device = metal.device();
+            let working_set = device.recommended_max_working_set_size() as u64;
+            let allocated = device.current_allocated_size() as u64;
+            DeviceInfo {
+                request: DeviceRequest::Metal(ordinal),
+                name: format!("metal:{ordinal} {}", device.architecture_name()),
+                total_bytes: Some(working_set),
+                free_bytes: Some(working_set.saturating_sub(allocated)),
+            }
+        })
         .collect()
 }
 
-/// A short human description of a device, e.g. "cpu (2 threads)" or "cuda:0".
+#[cfg(not(feature = "metal"))]
+fn metal_devices() -> Vec<DeviceInfo> {
+    Vec::new()
+}
+
+/// A short human description of a device, e.g. "cpu (2 threads)" or "cuda:1".
 pub fn describe_device(device: &Device) -> String {
-    match device {
-        Device::Cpu => format!("cpu ({} threads)", candle_core::utils::get_num_threads()),
-        Device::Cuda(_) => "cuda:0".to_string(),
-        Device::Metal(_) => "metal:0".to_string(),
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => format!("cpu ({} threads)", candle_core::utils::get_num_threads()),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
+/// The device `request` names in `devices` (a [`list_devices`] answer): `Auto` is the first GPU,
+/// else the CPU.
+pub fn find_device(devices: &[DeviceInfo], request: DeviceRequest) -> Option<&DeviceInfo> {
+    match request {
+        DeviceRequest::Auto => devices.iter().find(|d| d.request != DeviceRequest::Cpu).or_else(|| devices.first()),
+        wanted => devices.iter().find(|d| d.request == wanted),
     }
 }
 
@@ -238,6 +288,30 @@ mod tests {
             let err = open_device(DeviceRequest::Cuda(0)).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("cargo feature `cuda`"), "{err}");
         }
+    }
+
+    #[test]
+    fn finds_the_requested_device_and_auto_prefers_a_gpu() {
+        let info = |request| DeviceInfo { request, name: request.to_string(), total_bytes: None, free_bytes: None };
+        let found = |list: &[DeviceInfo], r| find_device(list, r).map(|d| d.request);
+        let cpu_only = [info(DeviceRequest::Cpu)];
+        assert_eq!(found(&cpu_only, DeviceRequest::Auto), Some(DeviceRequest::Cpu));
+        assert_eq!(found(&cpu_only, DeviceRequest::Cuda(0)), None);
+        let gpus = [info(DeviceRequest::Cpu), info(DeviceRequest::Cuda(0)), info(DeviceRequest::Cuda(1))];
+        assert_eq!(found(&gpus, DeviceRequest::Auto), Some(DeviceRequest::Cuda(0)));
+        assert_eq!(found(&gpus, DeviceRequest::Cuda(1)), Some(DeviceRequest::Cuda(1)));
+        assert_eq!(found(&gpus, DeviceRequest::Cpu), Some(DeviceRequest::Cpu));
+    }
+
+    #[test]
+    fn the_cpu_is_listed_first_with_its_memory() {
+        let devices = list_devices();
+        assert_eq!(devices[0].request, DeviceRequest::Cpu);
+        if cfg!(target_os = "linux") {
+            let (total, free) = (devices[0].total_bytes.unwrap_or(0), devices[0].free_bytes.unwrap_or(0));
+            assert!(total > 0 && free > 0 && free <= total, "total {total}, free {free}");
+        }
+        assert_eq!(describe_device(&Device::Cpu), format!("cpu ({} threads)", candle_core::utils::get_num_threads()));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 
 mod common;
 
+#[cfg(feature = "gui")]
+mod app_model;
 mod bad_input;
 mod cluster_sklearn;
 mod data_load;

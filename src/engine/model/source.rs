@@ -114,6 +114,19 @@ pub fn find_in_hf_cache(id: &str) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
+/// The `org/name` ids of the models in the local HF cache that [`resolve_model`] can load (a
+/// snapshot with a `config.json` or a `.gguf` file), sorted. Reads folders: call it off the UI thread.
+pub fn cached_hf_models() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(hf_cache_dir()) else { return Vec::new() };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("models--").map(|rest| rest.replacen("--", "/", 1)))
+        .filter(|id| find_in_hf_cache(id).is_some_and(|dir| resolve_folder(&dir).is_ok()))
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +150,10 @@ mod tests {
         std::env::set_var("HF_HUB_CACHE", dir.path());
         assert_eq!(find_in_hf_cache("acme/tiny"), Some(repo.join("snapshots/abc123")));
         assert_eq!(find_in_hf_cache("acme/other"), None);
+        // Listed once the snapshot holds a model; an empty snapshot is not.
+        assert!(cached_hf_models().is_empty());
+        std::fs::write(repo.join("snapshots/abc123/config.json"), "{}").unwrap();
+        assert_eq!(cached_hf_models(), vec!["acme/tiny".to_string()]);
         std::env::remove_var("HF_HUB_CACHE");
     }
 
