@@ -38,7 +38,10 @@ pub fn describe_model(loaded: &LoadedModel, template_chars: usize) -> Vec<(&'sta
         ("context", format!("{} tokens", c.max_position_embeddings)),
         ("rope", format!("theta {}{scaling}", c.rope_theta)),
         ("tied embeddings", c.tie_word_embeddings.to_string()),
-        ("special tokens", format!("bos {:?}, eos {:?}, stop ids {:?}", tok.bos_token(), tok.eos_token(), tok.stop_ids())),
+        (
+            "special tokens",
+            format!("bos {}, eos {}, stop ids {:?}", tok.bos_token().unwrap_or("none"), tok.eos_token().unwrap_or("none"), tok.stop_ids()),
+        ),
     ]);
     let template = match tok.chat_template() {
         Some(t) if t.chars().count() > template_chars => {

@@ -82,9 +82,9 @@ impl MemoryPlan {
     pub fn parts(&self) -> [(&'static str, u64); 7] {
         [
             ("weights", self.weights),
-            ("gradient copies of the projections", self.gradient_copies),
-            ("LoRA parameters and gradients", self.adapters),
-            ("optimizer state (AdamW)", self.optimizer),
+            ("projection copies", self.gradient_copies),
+            ("LoRA adapters", self.adapters),
+            ("optimizer (AdamW)", self.optimizer),
             ("activations", self.activations),
             ("logits", self.logits),
             ("runtime", self.runtime),
@@ -195,7 +195,8 @@ fn largest(upto: usize, fits: impl Fn(usize) -> bool) -> Option<usize> {
 pub fn fit_in(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels: KernelKind, free: u64) -> Fit {
     let fits = |batch: usize, len: usize| plan_with(model, train, dtype, kernels, batch, len).total() <= free;
     let batch = largest(train.micro_batch, |b| fits(b, train.max_len));
-    let max_len = largest(train.max_len, |l| fits(train.micro_batch, l)).map(|l| if l < train.max_len && l >= 64 { l / 64 * 64 } else { l });
+    let max_len =
+        largest(train.max_len, |l| fits(train.micro_batch, l)).map(|l| if l < train.max_len && l >= 64 { l / 64 * 64 } else { l });
     Fit { batch, max_len, nothing_fits: !fits(1, 64.min(train.max_len)) }
 }
 

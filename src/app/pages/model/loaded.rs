@@ -46,13 +46,25 @@ pub struct ModelView {
     pub dtype: DType,
 }
 
+/// An engine error as the page shows it: without the backtrace candle puts inside its errors
+/// when `RUST_BACKTRACE` is set (indented `N: function` and `at file:line` lines).
+pub fn readable_error(text: &str) -> String {
+    let is_frame = |line: &str| {
+        let t = line.trim_start();
+        let numbered = t.split_once(": ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        line.starts_with(' ') && (numbered || t.starts_with("at "))
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| !is_frame(l)).collect();
+    kept.join("\n").replace("\n)", ")").trim_end().to_string()
+}
+
 /// Loads `model` on `device` as the "load model" stage and prepares its view. Runs on a worker.
 pub fn load_view(model: String, device: DeviceRequest, sink: &EventSink, cancel: &CancelToken) -> Result<ModelView, String> {
-    let device = open_device(device).map_err(|e| e.to_string())?;
+    let device = open_device(device).map_err(|e| readable_error(&e.to_string()))?;
     let req = LoadRequest { model: model.clone(), options: LoadOptions { device, ..Default::default() } };
-    let loaded = load_model_stage(&req, sink, cancel).map_err(|e| e.to_string())?;
+    let loaded = load_model_stage(&req, sink, cancel).map_err(|e| readable_error(&e.to_string()))?;
     let rows = describe_model(&loaded, TEMPLATE_ROW_CHARS).into_iter().filter(|(label, _)| *label != "chat template").collect();
-    let rendered = loaded.tokenizer.render_chat(&example_conversation(), true).map_err(|e| e.to_string());
+    let rendered = loaded.tokenizer.render_chat(&example_conversation(), true).map_err(|e| readable_error(&e.to_string()));
     let setting = if Path::new(&model).exists() {
         std::path::absolute(&model).map(|p| p.display().to_string()).unwrap_or_else(|_| model.clone())
     } else {
@@ -74,5 +86,18 @@ impl ModelView {
     /// The value of the description row `label`.
     pub fn row(&self, label: &str) -> Option<&str> {
         self.rows.iter().find(|(l, _)| *l == label).map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backtraces_are_cut_from_errors() {
+        let with = "x.gguf: not a readable GGUF file (unknown magic 0x73696874\n   0: candle_core::error::Error::bt\n             at /src/error.rs:260:25\n  11: read\n); download it again";
+        assert_eq!(readable_error(with), "x.gguf: not a readable GGUF file (unknown magic 0x73696874); download it again");
+        let plain = "no such file or folder\nsecond line";
+        assert_eq!(readable_error(plain), plain);
     }
 }

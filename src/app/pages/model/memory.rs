@@ -4,12 +4,21 @@
 
 use crate::app::frame::status_bar::bytes_text;
 use crate::app::task::Task;
-use crate::engine::device::{default_dtype, find_device, list_devices, DeviceInfo, DeviceRequest};
+use crate::engine::device::{default_dtype, dtype_name, find_device, list_devices, DeviceInfo, DeviceRequest};
 use crate::engine::model::ModelConfig;
-use crate::engine::train::memory_plan::{fit_in, plan_training_memory, Fit, KernelKind};
+use crate::engine::train::memory_plan::{fit_in, lora_parameters, plan_training_memory, Fit, KernelKind};
 use crate::engine::train::TrainConfig;
 use candle_core::{DType, Device};
 use eframe::egui;
+
+/// Above this share of the free memory a fit is called tight.
+const TIGHT: f32 = 0.9;
+
+/// The bar's colour when the run fits comfortably.
+const FITS_COLOR: egui::Color32 = egui::Color32::from_rgb(0x3c, 0x8d, 0x52);
+
+/// The bar's colour when the run does not fit.
+const TOO_BIG_COLOR: egui::Color32 = egui::Color32::from_rgb(0xa8, 0x38, 0x38);
 
 /// The training settings the estimate is for, and where they come from.
 pub struct TrainSettings<'a> {
@@ -56,32 +65,50 @@ fn training_dtype(request: DeviceRequest, project: Option<DType>) -> DType {
     })
 }
 
-/// The changes that would fit, each on its own ("lower the micro-batch 4 → 2 (raise grad_accum
-/// 4 → 8 to keep the effective batch of 16)", "lower max_len 1024 → 512 (...)").
-pub fn advice(train: &TrainConfig, fit: &Fit) -> Vec<String> {
+/// One way to make the run fit: what to do, and the `[train]` settings that do it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    /// "lower the micro-batch from 4 to 2 and raise grad_accum from 4 to 8 to keep the effective
+    /// batch of 16".
+    pub text: String,
+    /// The `dtm.toml` keys and values ("train.batch", 2), empty when there is nothing to set.
+    pub changes: Vec<(&'static str, i64)>,
+}
+
+/// The ways to make the run fit, each on its own.
+pub fn advice(train: &TrainConfig, fit: &Fit) -> Vec<Advice> {
     if fit.nothing_fits {
-        return vec!["Even one sequence of 64 tokens does not fit: the weights alone are too big for this device. Choose a device with more memory, a smaller model, or a lower-precision dtype.".into()];
+        let text = "Even one sequence of 64 tokens does not fit: the weights alone are too big for this device. Choose a device with more memory, a smaller model, or a lower-precision dtype.";
+        return vec![Advice { text: text.into(), changes: Vec::new() }];
     }
     let mut out = Vec::new();
     if let Some(b) = fit.batch.filter(|b| *b < train.micro_batch) {
         let effective = train.micro_batch * train.grad_accum;
+        let mut changes = vec![("train.batch", b as i64)];
         let keep = if effective % b == 0 {
-            format!(" (raise grad_accum {} → {} to keep the effective batch of {effective})", train.grad_accum, effective / b)
+            changes.push(("train.grad_accum", (effective / b) as i64));
+            format!(" and raise grad_accum from {} to {} to keep the effective batch of {effective}", train.grad_accum, effective / b)
         } else {
             String::new()
         };
-        out.push(format!("lower the micro-batch {} → {b}{keep}", train.micro_batch));
+        out.push(Advice { text: format!("lower the micro-batch from {} to {b}{keep}", train.micro_batch), changes });
     }
     if let Some(l) = fit.max_len.filter(|l| *l < train.max_len) {
-        out.push(format!("lower max_len {} → {l} (longer examples are truncated)", train.max_len));
+        let text = format!("lower max_len from {} to {l} (longer examples are truncated)", train.max_len);
+        out.push(Advice { text, changes: vec![("train.max_len", l as i64)] });
     }
     if out.is_empty() {
-        out.push(format!("even micro-batch 1 at max_len {} or max_len 64 at micro-batch {} does not fit: lower both", train.max_len, train.micro_batch));
+        let text = format!(
+            "even micro-batch 1 at max_len {} or max_len 64 at micro-batch {} does not fit: lower both",
+            train.max_len, train.micro_batch
+        );
+        out.push(Advice { text, changes: Vec::new() });
     }
     out
 }
 
-/// Draws the estimate for `config` on the device `request` names.
+/// Draws the estimate for `config` on the device `request` names. With `can_apply` (a project
+/// is open) each suggestion has an Apply button; returns the settings of the one pressed.
 pub fn memory_ui(
     ui: &mut egui::Ui,
     devices: &mut DeviceMemory,
@@ -89,7 +116,8 @@ pub fn memory_ui(
     request: DeviceRequest,
     config: &ModelConfig,
     train: &TrainSettings<'_>,
-) {
+    can_apply: bool,
+) -> Option<Vec<(&'static str, i64)>> {
     devices.poll();
     let list = devices.measured.as_deref().unwrap_or(window_devices);
     let device = find_device(list, request);
@@ -105,13 +133,15 @@ pub fn memory_ui(
         t.max_len,
         t.lora.rank,
         t.lora.targets.join(", "),
-        crate::engine::device::dtype_name(dtype),
+        dtype_name(dtype),
         if kernels == KernelKind::Composed { " (on GPUs a rough guide: calibrated on the CPU)" } else { "" }
     ));
-    egui::Grid::new("memory-plan").num_columns(2).spacing([24.0, 2.0]).show(ui, |ui| {
-        for (name, bytes) in plan.parts() {
+    let notes = part_notes(config, t, dtype);
+    egui::Grid::new("memory-plan").num_columns(3).spacing([16.0, 2.0]).striped(true).show(ui, |ui| {
+        for ((name, bytes), note) in plan.parts().into_iter().zip(notes) {
             ui.label(name);
             ui.label(bytes_text(bytes));
+            ui.add(egui::Label::new(egui::RichText::new(note).weak()).wrap());
             ui.end_row();
         }
         ui.strong("needed");
@@ -121,26 +151,38 @@ pub fn memory_ui(
     ui.add_space(4.0);
     let name = device.map(|d| d.name.clone()).unwrap_or_else(|| request.to_string());
     let Some(free) = device.and_then(|d| d.free_bytes) else {
-        let why = if device.is_none() { "is not in the device list (still listing, or not found)" } else { "does not report its free memory" };
+        let why =
+            if device.is_none() { "is not in the device list (still listing, or not found)" } else { "does not report its free memory" };
         ui.label(format!("{name} {why}: the estimate cannot be compared."));
         measure_button(ui, devices);
-        return;
+        return None;
     };
     let total = device.and_then(|d| d.total_bytes).map(|t| format!(" of {}", bytes_text(t))).unwrap_or_default();
     let need = plan.total();
     let fits = need <= free;
-    let color = if fits { ui.visuals().widgets.active.bg_fill } else { ui.visuals().error_fg_color };
+    let fraction = (need as f64 / free.max(1) as f64) as f32;
+    let color = match fraction {
+        f if f > 1.0 => TOO_BIG_COLOR,
+        f if f > TIGHT => ui.visuals().warn_fg_color,
+        _ => FITS_COLOR,
+    };
     ui.horizontal(|ui| {
         ui.label(format!("{name}: {} free{total}", bytes_text(free)));
         measure_button(ui, devices);
     });
-    let fraction = (need as f64 / free.max(1) as f64) as f32;
-    let bar = egui::ProgressBar::new(fraction.min(1.0))
-        .fill(color)
-        .desired_width(ui.available_width().min(520.0))
-        .text(format!("needs {} of {} free ({:.0}%)", bytes_text(need), bytes_text(free), fraction * 100.0));
+    let bar = egui::ProgressBar::new(fraction.min(1.0)).fill(color).desired_width(ui.available_width().min(520.0)).text(format!(
+        "needs {} of {} free ({:.0}%)",
+        bytes_text(need),
+        bytes_text(free),
+        fraction * 100.0
+    ));
     ui.add(bar);
-    if fits {
+    if fits && fraction > TIGHT {
+        ui.colored_label(
+            color,
+            format!("Fits, but tightly: {} to spare, and the estimate is within a few percent.", bytes_text(free - need)),
+        );
+    } else if fits {
         ui.label(format!("Fits, with {} to spare.", bytes_text(free - need)));
     } else {
         ui.colored_label(ui.visuals().error_fg_color, format!("Does not fit: {} more than is free.", bytes_text(need - free)));
@@ -148,15 +190,47 @@ pub fn memory_ui(
         if lines.len() > 1 {
             ui.label("To fit, either:");
         }
+        let mut chosen = None;
         for line in lines {
-            ui.label(format!("• {line}"));
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!("• {}", line.text));
+                if can_apply && !line.changes.is_empty() && ui.small_button("Apply").on_hover_text("Write it to dtm.toml").clicked() {
+                    chosen = Some(line.changes.clone());
+                }
+            });
         }
+        return chosen;
     }
+    None
+}
+
+/// A parameter count as "134.5M".
+fn millions(n: u64) -> String {
+    format!("{:.1}M", n as f64 / 1e6)
+}
+
+/// What each part of [`crate::engine::train::memory_plan::MemoryPlan::parts`] is, in its order.
+fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType) -> [String; 7] {
+    let adapters = lora_parameters(config, &t.lora);
+    let tokens = format!("{} × {}", t.micro_batch, t.max_len);
+    [
+        format!("{} parameters × {} bytes ({})", millions(config.parameter_count()), dtype.size_in_bytes(), dtype_name(dtype)),
+        "row-major copies for the backward pass".into(),
+        format!("{} parameters: values + gradients, f32", millions(adapters)),
+        "two moments per adapter parameter, f32".into(),
+        format!("{tokens} tokens; attention grows with max_len squared"),
+        format!("{tokens} × {} vocabulary, f32", config.vocab_size),
+        "program, tokenizer, allocator".into(),
+    ]
 }
 
 fn measure_button(ui: &mut egui::Ui, devices: &mut DeviceMemory) {
     let busy = devices.measuring.is_some();
-    if ui.add_enabled(!busy, egui::Button::new("Measure again").small()).on_hover_text("List the devices and their free memory again").clicked() {
+    if ui
+        .add_enabled(!busy, egui::Button::new("Measure again").small())
+        .on_hover_text("List the devices and their free memory again")
+        .clicked()
+    {
         devices.measure(ui.ctx());
     }
 }
@@ -169,12 +243,18 @@ mod tests {
     fn advice_names_the_values_that_fit() {
         let t = TrainConfig::paper();
         let lines = advice(&t, &Fit { batch: Some(1), max_len: Some(512), nothing_fits: false });
-        assert_eq!(lines[0], "lower the micro-batch 4 → 1 (raise grad_accum 4 → 16 to keep the effective batch of 16)");
-        assert_eq!(lines[1], "lower max_len 1024 → 512 (longer examples are truncated)");
+        assert_eq!(lines[0].text, "lower the micro-batch from 4 to 1 and raise grad_accum from 4 to 16 to keep the effective batch of 16");
+        assert_eq!(lines[0].changes, vec![("train.batch", 1), ("train.grad_accum", 16)]);
+        assert_eq!(lines[1].text, "lower max_len from 1024 to 512 (longer examples are truncated)");
+        assert_eq!(lines[1].changes, vec![("train.max_len", 512)]);
+        // A micro-batch that does not divide the effective batch leaves grad_accum alone.
+        let three = advice(&t, &Fit { batch: Some(3), max_len: Some(1024), nothing_fits: false });
+        assert_eq!((three.len(), three[0].text.as_str()), (1, "lower the micro-batch from 4 to 3"));
         let only_len = advice(&t, &Fit { batch: None, max_len: Some(256), nothing_fits: false });
-        assert_eq!(only_len, vec!["lower max_len 1024 → 256 (longer examples are truncated)".to_string()]);
+        assert_eq!(only_len.len(), 1);
+        assert_eq!(only_len[0].text, "lower max_len from 1024 to 256 (longer examples are truncated)");
         let none = advice(&t, &Fit { batch: None, max_len: None, nothing_fits: true });
-        assert!(none[0].contains("too big for this device"), "{none:?}");
+        assert!(none[0].text.contains("too big for this device") && none[0].changes.is_empty(), "{none:?}");
         assert_eq!(training_dtype(DeviceRequest::Cpu, None), DType::F32);
         assert_eq!(training_dtype(DeviceRequest::Cuda(0), None), DType::BF16);
         assert_eq!(training_dtype(DeviceRequest::Cpu, Some(DType::BF16)), DType::BF16);

@@ -55,6 +55,9 @@ pub struct ModelPage {
     devices: DeviceMemory,
 }
 
+/// Width from which the description and the memory estimate sit side by side, in points.
+const TWO_COLUMNS: f32 = 1000.0;
+
 /// Draws a section title.
 fn section(ui: &mut egui::Ui, title: &str) {
     ui.add_space(14.0);
@@ -118,6 +121,7 @@ impl ModelPage {
                 self.devices.measure(ctx);
             }
             Err(_) if job.is_cancelling() => cx.activity.note(Severity::Info, "load model", format!("loading {} stopped", order.model)),
+            Err(e) if e.contains(&order.model) => self.error = Some(format!("Could not load the model: {e}")),
             Err(e) => self.error = Some(format!("Could not load {}: {e}", order.model)),
         }
     }
@@ -196,19 +200,36 @@ impl ModelPage {
             }
             return;
         };
-        section(ui, "Model");
-        facts::description_ui(ui, view);
-        section(ui, "Chat template");
-        facts::template_ui(ui, view);
-        section(ui, "Try it");
-        self.try_it.ui(ui, Some(&view.model), cx.activity);
-        section(ui, "Memory for training");
         let paper = TrainConfig::paper();
         let project = cx.workspace.project().cloned();
         let train = match &project {
             Some(p) => TrainSettings { config: &p.train, origin: "the project's [train] settings", dtype: p.dtype },
             None => TrainSettings { config: &paper, origin: "the paper preset (no project open)", dtype: None },
         };
-        memory_ui(ui, &mut self.devices, cx.devices, cx.device, &view.config, &train);
+        let (devices, window_devices, device) = (&mut self.devices, cx.devices, cx.device);
+        let mut apply = None;
+        let mut memory = |ui: &mut egui::Ui| {
+            section(ui, "Memory for training");
+            apply = memory_ui(ui, devices, window_devices, device, &view.config, &train, project.is_some());
+        };
+        // Side by side when the window is wide enough, else one under the other.
+        if ui.available_width() >= TWO_COLUMNS {
+            ui.columns(2, |cols| {
+                section(&mut cols[0], "Model");
+                facts::description_ui(&mut cols[0], view);
+                memory(&mut cols[1]);
+            });
+        } else {
+            section(ui, "Model");
+            facts::description_ui(ui, view);
+            memory(ui);
+        }
+        if let Some(changes) = apply {
+            cx.workspace.set(changes.into_iter().map(|(key, value)| (key.to_string(), value.into())).collect(), &ctx);
+        }
+        section(ui, "Try it");
+        self.try_it.ui(ui, Some(&view.model), cx.activity);
+        section(ui, "Chat template");
+        facts::template_ui(ui, view);
     }
 }

@@ -7,7 +7,7 @@ use eframe::egui;
 use std::path::PathBuf;
 
 /// Room kept on the row for the buttons and the cached-model list, in points.
-const BUTTONS_WIDTH: f32 = 480.0;
+const BUTTONS_WIDTH: f32 = 520.0;
 
 /// State of the picker.
 #[derive(Default)]
@@ -63,7 +63,9 @@ impl Picker {
             let field = field.labelled_by(label.id);
             let typed = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let can_load = !busy && !self.path.trim().is_empty();
-            if ui.add_enabled(can_load, egui::Button::new("Load")).on_hover_text("Load the model named in the field").clicked() || (typed && can_load) {
+            if ui.add_enabled(can_load, egui::Button::new("Load")).on_hover_text("Load the model named in the field").clicked()
+                || (typed && can_load)
+            {
                 pick = Some(self.path.trim().to_string());
             }
             let idle = !busy && self.dialog.is_none();
@@ -81,7 +83,7 @@ impl Picker {
             };
             let label = ui.label("Cached:");
             ui.add_enabled_ui(idle && !cached.is_empty(), |ui| {
-                let combo = egui::ComboBox::from_id_salt("cached-models").selected_text(text).show_ui(ui, |ui| {
+                let combo = egui::ComboBox::from_id_salt("cached-models").selected_text(text).width(120.0).show_ui(ui, |ui| {
                     for id in &cached {
                         if ui.selectable_label(false, id).clicked() {
                             self.path = id.clone();
@@ -89,7 +91,10 @@ impl Picker {
                         }
                     }
                 });
-                combo.response.labelled_by(label.id).on_hover_text(format!("Models in the local Hugging Face cache ({})", hf_cache_dir().display()));
+                combo
+                    .response
+                    .labelled_by(label.id)
+                    .on_hover_text(format!("Models in the local Hugging Face cache ({})", hf_cache_dir().display()));
             });
         });
         pick

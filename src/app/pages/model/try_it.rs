@@ -29,24 +29,18 @@ pub struct TryIt {
 
 impl Default for TryIt {
     fn default() -> Self {
-        Self {
-            prompt: String::new(),
-            max_tokens: DEFAULT_MAX_TOKENS,
-            asked: String::new(),
-            answer: Arc::default(),
-            job: None,
-            ended: None,
-        }
+        Self { prompt: String::new(), max_tokens: DEFAULT_MAX_TOKENS, asked: String::new(), answer: Arc::default(), job: None, ended: None }
     }
 }
 
+/// Why an answer ended, as the end of a sentence.
 fn stop_text(stop: StopReason) -> &'static str {
     match stop {
         StopReason::EndOfTurn => "the model ended its turn",
-        StopReason::StopString => "a stop string",
-        StopReason::MaxTokens => "the token limit",
-        StopReason::ContextFull => "the context is full",
-        StopReason::Cancelled => "stopped",
+        StopReason::StopString => "a stop string appeared",
+        StopReason::MaxTokens => "the token limit was reached",
+        StopReason::ContextFull => "the context was full",
+        StopReason::Cancelled => "it was stopped",
     }
 }
 
@@ -96,7 +90,7 @@ impl TryIt {
                 }
                 repaint.request_repaint();
             };
-            run_generate(&model, &req, sink, cancel, &mut on_text).map_err(|e| e.to_string())
+            run_generate(&model, &req, sink, cancel, &mut on_text).map_err(|e| super::loaded::readable_error(&e.to_string()))
         }));
     }
 
@@ -108,7 +102,7 @@ impl TryIt {
                 let n = o.generation.token_ids.len();
                 let rate = if o.seconds > 0.0 { format!(" ({:.1} tokens/s)", n as f64 / o.seconds) } else { String::new() };
                 Ok(format!(
-                    "{n} tokens in {:.1} s{rate} after a prompt of {} tokens; ended by {}",
+                    "{n} tokens in {:.1} s{rate} after a prompt of {} tokens; {}.",
                     o.seconds,
                     o.prompt_tokens,
                     stop_text(o.generation.stop)
@@ -162,7 +156,7 @@ impl TryIt {
         });
         match &self.ended {
             Some(Ok(summary)) => {
-                ui.label(egui::RichText::new(summary).weak().small());
+                ui.label(egui::RichText::new(summary).weak());
             }
             Some(Err(e)) => {
                 ui.colored_label(ui.visuals().error_fg_color, e);
