@@ -233,7 +233,7 @@ impl StudioApp {
         let memory = Some(self.memory.load(Ordering::Relaxed)).filter(|m| *m > 0);
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             ui.horizontal(|ui| {
-                let arrow = if self.settings.log_open { "▼ Log" } else { "▲ Log" };
+                let arrow = if self.settings.log_open { "Hide log" } else { "Show log" };
                 if ui.small_button(arrow).on_hover_text("Show or hide the log").clicked() {
                     self.settings.log_open = !self.settings.log_open;
                 }

@@ -10,6 +10,7 @@
 
 mod common;
 
+mod app;
 mod bad_input;
 mod cluster_sklearn;
 mod data_load;

@@ -62,7 +62,7 @@ pub fn top_bar(
             });
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let theme = if settings.dark { "☀ Light" } else { "🌙 Dark" };
+            let theme = if settings.dark { "Light theme" } else { "Dark theme" };
             if ui.button(theme).on_hover_text("Switch the theme").clicked() {
                 settings.dark = !settings.dark;
             }
@@ -81,7 +81,9 @@ pub fn top_bar(
                             action = Some(TopBarAction::Device(d.request));
                         }
                     }
-                });
+                })
+                .response
+                .accessible_name("Device");
             ui.label("Device:");
         });
     });
