@@ -11,6 +11,7 @@
 mod common;
 
 mod app;
+mod app_snapshots;
 mod bad_input;
 mod cluster_sklearn;
 mod data_load;

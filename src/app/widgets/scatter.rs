@@ -126,7 +126,8 @@ impl Scatter {
         let rect = key.rect;
         let size = self.dot_size();
         let half = size / 2.0;
-        let cell = (size / 2.0).max(1.0 / key.pixels_per_point);
+        // One dot per cell of the dot's own size: beyond that, more dots add vertices, not pixels.
+        let cell = size.max(1.0 / key.pixels_per_point);
         let cols = (rect.width() / cell).ceil() as usize + 1;
         let rows = (rect.height() / cell).ceil() as usize + 1;
         let mut taken = vec![false; cols * rows];
