@@ -188,13 +188,18 @@ impl StudioApp {
 
     fn top_bar_action(&mut self, action: TopBarAction, ctx: &egui::Context) {
         match action {
-            TopBarAction::Open => {
-                if self.picking.is_none() {
-                    self.picking = Some(Task::spawn("file dialog", ctx, || {
-                        rfd::FileDialog::new().set_title("Open a project folder (or pick its dtm.toml, a data file or a .gguf)").pick_folder()
-                    }));
-                }
+            TopBarAction::OpenFolder if self.picking.is_none() => {
+                self.picking = Some(Task::spawn("file dialog", ctx, || rfd::FileDialog::new().set_title("Open a project folder").pick_folder()));
             }
+            TopBarAction::OpenFile if self.picking.is_none() => {
+                self.picking = Some(Task::spawn("file dialog", ctx, || {
+                    rfd::FileDialog::new()
+                        .set_title("Open a dtm.toml, a data file or a model")
+                        .add_filter("Projects, data and models", &["toml", "jsonl", "json", "csv", "parquet", "gguf"])
+                        .pick_file()
+                }));
+            }
+            TopBarAction::OpenFolder | TopBarAction::OpenFile => {}
             TopBarAction::New => {
                 self.pages.project.new_project_in(None);
                 self.page = Page::Project;

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 /// What the user asked for in the top bar.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TopBarAction {
-    /// Pick a project folder (or a file) with the system dialog.
-    Open,
+    /// Pick a project folder with the system dialog.
+    OpenFolder,
+    /// Pick a `dtm.toml`, a data file or a `.gguf` with the system dialog.
+    OpenFile,
     /// Go to the new-project form.
     New,
     /// Open a recent project.
@@ -45,9 +47,16 @@ pub fn top_bar(
             None => ui.label(egui::RichText::new("no project open").weak()),
         };
         ui.separator();
-        if ui.button("Open…").on_hover_text("Open a project folder, a dtm.toml, a data file or a model").clicked() {
-            action = Some(TopBarAction::Open);
-        }
+        ui.menu_button("Open…", |ui| {
+            if ui.button("Project folder…").clicked() {
+                action = Some(TopBarAction::OpenFolder);
+                ui.close();
+            }
+            if ui.button("dtm.toml, data file or .gguf model…").clicked() {
+                action = Some(TopBarAction::OpenFile);
+                ui.close();
+            }
+        });
         if ui.button("New…").on_hover_text("Start a new project").clicked() {
             action = Some(TopBarAction::New);
         }
