@@ -77,11 +77,14 @@ pub struct Activity {
     pub log: VecDeque<LogLine>,
     /// Stages running now, outermost first.
     pub running: Vec<RunningStage>,
+    /// The message of the last error logged, so that the same failure reported by each stage it
+    /// passes through (k-means, cluster, run) is logged once.
+    last_error: String,
 }
 
 impl Default for Activity {
     fn default() -> Self {
-        Self { opened: Instant::now(), sources: Vec::new(), log: VecDeque::new(), running: Vec::new() }
+        Self { opened: Instant::now(), sources: Vec::new(), log: VecDeque::new(), running: Vec::new(), last_error: String::new() }
     }
 }
 
@@ -93,12 +96,22 @@ impl Activity {
         self.sources.push((label.to_string(), events));
     }
 
-    /// Adds a line of the window's own (a failed file read, a saved setting).
+    /// Adds a line of the window's own (a failed file read, a saved setting). An error that
+    /// ends with the last error's message (the same failure passed up by an outer stage) is not
+    /// repeated.
     pub fn note(&mut self, severity: Severity, source: &str, text: impl Into<String>) {
+        let text = text.into();
+        if severity == Severity::Error {
+            let root = text.rsplit(": ").next().unwrap_or(&text).to_string();
+            if !self.last_error.is_empty() && root == self.last_error {
+                return;
+            }
+            self.last_error = root;
+        }
         if self.log.len() >= MAX_LOG_LINES {
             self.log.pop_front();
         }
-        self.log.push_back(LogLine { seconds: self.opened.elapsed().as_secs_f64(), severity, source: source.to_string(), text: text.into() });
+        self.log.push_back(LogLine { seconds: self.opened.elapsed().as_secs_f64(), severity, source: source.to_string(), text });
     }
 
     /// Takes in waiting events until `budget` is spent. Returns whether any job is still live.

@@ -188,13 +188,18 @@ impl StudioApp {
 
     fn top_bar_action(&mut self, action: TopBarAction, ctx: &egui::Context) {
         match action {
-            TopBarAction::Open => {
-                if self.picking.is_none() {
-                    self.picking = Some(Task::spawn("file dialog", ctx, || {
-                        rfd::FileDialog::new().set_title("Open a project folder (or pick its dtm.toml, a data file or a .gguf)").pick_folder()
-                    }));
-                }
+            TopBarAction::OpenFolder if self.picking.is_none() => {
+                self.picking = Some(Task::spawn("file dialog", ctx, || rfd::FileDialog::new().set_title("Open a project folder").pick_folder()));
             }
+            TopBarAction::OpenFile if self.picking.is_none() => {
+                self.picking = Some(Task::spawn("file dialog", ctx, || {
+                    rfd::FileDialog::new()
+                        .set_title("Open a dtm.toml, a data file or a model")
+                        .add_filter("Projects, data and models", &["toml", "jsonl", "json", "csv", "parquet", "gguf"])
+                        .pick_file()
+                }));
+            }
+            TopBarAction::OpenFolder | TopBarAction::OpenFile => {}
             TopBarAction::New => {
                 self.pages.project.new_project_in(None);
                 self.page = Page::Project;
@@ -233,7 +238,7 @@ impl StudioApp {
         let memory = Some(self.memory.load(Ordering::Relaxed)).filter(|m| *m > 0);
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             ui.horizontal(|ui| {
-                let arrow = if self.settings.log_open { "▼ Log" } else { "▲ Log" };
+                let arrow = if self.settings.log_open { "Hide log" } else { "Show log" };
                 if ui.small_button(arrow).on_hover_text("Show or hide the log").clicked() {
                     self.settings.log_open = !self.settings.log_open;
                 }

@@ -18,12 +18,10 @@ const WAIT: Duration = Duration::from_secs(20);
 type Window = Harness<'static, Option<StudioApp>>;
 
 /// The window opened on `start`, created on the first frame (it needs the context). The log
-/// panel is closed, so that only the page's own texts match. The harness has only egui's built-in
-/// fonts, without the top bar's theme emoji (the real window draws it), hence tofu is allowed;
-/// the top bar's device picker has no accessible name, hence no accessibility check.
+/// panel is closed, so that only the page's own texts match. The harness's checks stay on: every
+/// glyph drawn must exist and every widget must have an accessible name.
 fn window(start: StartRequest) -> Window {
-    let builder = Harness::builder().with_size(egui::vec2(1280.0, 1000.0)).allow_missing_glyphs();
-    builder.with_accessibility_check(false).build_ui_state(
+    Harness::builder().with_size(egui::vec2(1280.0, 1000.0)).build_ui_state(
         move |ui, app: &mut Option<StudioApp>| {
             let settings = Settings { log_open: false, ..Settings::default() };
             app.get_or_insert_with(|| StudioApp::new(ui.ctx(), settings, start.clone())).frame_ui(ui);

@@ -10,8 +10,10 @@
 
 mod common;
 
+mod app;
 #[cfg(feature = "gui")]
 mod app_model;
+mod app_snapshots;
 mod bad_input;
 mod cluster_sklearn;
 mod data_load;

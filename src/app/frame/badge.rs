@@ -55,6 +55,11 @@ impl Badge {
     /// Draws the badge: a dot and the word.
     pub fn show(self, ui: &mut egui::Ui) {
         let color = self.color(ui.visuals());
-        ui.label(egui::RichText::new(format!("● {}", self.word())).small().color(color));
+        ui.horizontal(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(8.0, 8.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), 4.0, color);
+            ui.label(egui::RichText::new(self.word()).small().color(color));
+        });
     }
 }

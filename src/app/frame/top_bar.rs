@@ -9,8 +9,10 @@ use std::path::PathBuf;
 /// What the user asked for in the top bar.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TopBarAction {
-    /// Pick a project folder (or a file) with the system dialog.
-    Open,
+    /// Pick a project folder with the system dialog.
+    OpenFolder,
+    /// Pick a `dtm.toml`, a data file or a `.gguf` with the system dialog.
+    OpenFile,
     /// Go to the new-project form.
     New,
     /// Open a recent project.
@@ -45,9 +47,16 @@ pub fn top_bar(
             None => ui.label(egui::RichText::new("no project open").weak()),
         };
         ui.separator();
-        if ui.button("Open…").on_hover_text("Open a project folder, a dtm.toml, a data file or a model").clicked() {
-            action = Some(TopBarAction::Open);
-        }
+        ui.menu_button("Open…", |ui| {
+            if ui.button("Project folder…").clicked() {
+                action = Some(TopBarAction::OpenFolder);
+                ui.close();
+            }
+            if ui.button("dtm.toml, data file or .gguf model…").clicked() {
+                action = Some(TopBarAction::OpenFile);
+                ui.close();
+            }
+        });
         if ui.button("New…").on_hover_text("Start a new project").clicked() {
             action = Some(TopBarAction::New);
         }
@@ -62,7 +71,7 @@ pub fn top_bar(
             });
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let theme = if settings.dark { "☀ Light" } else { "🌙 Dark" };
+            let theme = if settings.dark { "Light theme" } else { "Dark theme" };
             if ui.button(theme).on_hover_text("Switch the theme").clicked() {
                 settings.dark = !settings.dark;
             }
@@ -81,7 +90,9 @@ pub fn top_bar(
                             action = Some(TopBarAction::Device(d.request));
                         }
                     }
-                });
+                })
+                .response
+                .accessible_name("Device");
             ui.label("Device:");
         });
     });

@@ -200,7 +200,7 @@ impl ProjectPage {
                 if ui.button("Run every step").on_hover_text("Like `dtm-studio run`: every stage that is not done").clicked() {
                     cx.workspace.run("run", Vec::new(), ui.ctx(), cx.activity);
                 }
-                if ui.button("Next: Data →").clicked() {
+                if ui.button("Next: Data").clicked() {
                     cx.requests.push(Request::GoTo(Page::Data));
                 }
             }
@@ -258,7 +258,7 @@ impl ProjectPage {
                         if ui.button("Choose…").clicked() {
                             pick = Some(i);
                         }
-                        if ui.button("✖").on_hover_text("Remove").clicked() {
+                        if ui.button("Remove").clicked() {
                             remove = Some(i);
                         }
                     });

@@ -37,6 +37,8 @@ pub struct Scatter {
     max: [f32; 2],
     view: View,
     cache: Option<(MeshKey, Arc<Mesh>)>,
+    /// Where it was last drawn.
+    last_rect: Option<Rect>,
 }
 
 /// What happened on the scatter this frame.
@@ -66,7 +68,7 @@ impl Scatter {
             (min, max) = ([-1.0; 2], [1.0; 2]);
         }
         let center = [(min[0] + max[0]) / 2.0, (min[1] + max[1]) / 2.0];
-        Self { points, groups, grid, min, max, view: View { center, zoom: 1.0 }, cache: None }
+        Self { points, groups, grid, min, max, view: View { center, zoom: 1.0 }, cache: None, last_rect: None }
     }
 
     /// Number of points.
@@ -77,6 +79,13 @@ impl Scatter {
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
+    }
+
+    /// Where point `i` was on the screen in the last frame, if it was in view.
+    pub fn screen_pos(&self, i: usize) -> Option<Pos2> {
+        let rect = self.last_rect?;
+        let pos = self.to_screen(rect, self.scale(rect), *self.points.get(i)?);
+        rect.contains(pos).then_some(pos)
     }
 
     /// Back to the whole map.
@@ -117,7 +126,8 @@ impl Scatter {
         let rect = key.rect;
         let size = self.dot_size();
         let half = size / 2.0;
-        let cell = (size / 2.0).max(1.0 / key.pixels_per_point);
+        // One dot per cell of the dot's own size: beyond that, more dots add vertices, not pixels.
+        let cell = size.max(1.0 / key.pixels_per_point);
         let cols = (rect.width() / cell).ceil() as usize + 1;
         let rows = (rect.height() / cell).ceil() as usize + 1;
         let mut taken = vec![false; cols * rows];
@@ -189,6 +199,7 @@ impl Scatter {
             }
         }
         scale = self.scale(rect);
+        self.last_rect = Some(rect);
         let painter = ui.painter_at(rect);
         let visuals = ui.visuals();
         painter.rect_filled(rect, 4.0, visuals.extreme_bg_color);

@@ -98,7 +98,7 @@ pub fn balanced_kmeans(
     sink: &EventSink,
     cancel: &CancelToken,
 ) -> Result<(Vec<u32>, Vec<f32>), ClusterError> {
-    let n = if dim == 0 { 0 } else { x.len() / dim };
+    let n = x.len().checked_div(dim).unwrap_or(0);
     check_k(opts.k, n)?;
     let caps = balanced_capacities(n, opts.k);
     let mut cents = match kmeans(x, dim, opts, sink, cancel) {

@@ -180,7 +180,7 @@ pub fn kmeans(x: &[f32], dim: usize, opts: &KMeansOptions, sink: &EventSink, can
 }
 
 fn fit_kmeans(x: &[f32], dim: usize, opts: &KMeansOptions, scope: &StageScope<'_>) -> Result<KMeansFit, ClusterError> {
-    let n = if dim == 0 { 0 } else { x.len() / dim };
+    let n = x.len().checked_div(dim).unwrap_or(0);
     check_k(opts.k, n)?;
     let distinct = distinct_rows(x, dim, opts.k);
     if distinct < opts.k {

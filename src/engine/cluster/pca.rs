@@ -130,7 +130,7 @@ fn fix_signs(comp: &mut Array2<f64>) {
 /// Projects the rows of `x` (`[n * dim]`) onto their first two principal components.
 /// `seed` drives the randomised method only.
 pub fn project_2d(x: &[f32], dim: usize, seed: u64) -> Result<Projection, ClusterError> {
-    let n = if dim == 0 { 0 } else { x.len() / dim };
+    let n = x.len().checked_div(dim).unwrap_or(0);
     let view = ArrayView2::from_shape((n, dim), x).map_err(proj_err)?;
     if n < 2 || dim == 0 {
         return Ok(Projection { coords: vec![[0.0, 0.0]; n], method: "pca-exact", explained_variance_ratio: [0.0, 0.0] });

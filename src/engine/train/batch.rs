@@ -84,6 +84,15 @@ pub fn micro_batch_indices(n: usize, micro_batch: usize, seed: u64, k: u64) -> V
     order[start..(start + micro_batch).min(n)].to_vec()
 }
 
+impl LabelledTokens for crate::engine::data::tokenize::TokenizedExample {
+    fn input_ids(&self) -> &[u32] {
+        &self.input_ids
+    }
+    fn labels(&self) -> &[i64] {
+        &self.labels
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,14 +116,5 @@ mod tests {
         seen.sort();
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
         assert_eq!(micro_batch_indices(10, 3, 3, 3).len(), 1);
-    }
-}
-
-impl LabelledTokens for crate::engine::data::tokenize::TokenizedExample {
-    fn input_ids(&self) -> &[u32] {
-        &self.input_ids
-    }
-    fn labels(&self) -> &[i64] {
-        &self.labels
     }
 }

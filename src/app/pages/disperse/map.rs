@@ -24,7 +24,9 @@ fn swatch(ui: &mut egui::Ui, color: Color32) {
 pub fn map_ui(page: &mut DispersePage, ui: &mut egui::Ui) {
     let Some(map) = page.map.as_mut() else { return };
     let width = (ui.available_width() - SIDE_WIDTH - 12.0).max(280.0);
-    let height = (width * 0.62).clamp(300.0, 640.0);
+    // The map and the text above it fit in the window; the charts follow below.
+    let window_height = ui.ctx().content_rect().height();
+    let height = (width * 0.62).min(window_height - 330.0).clamp(280.0, 640.0);
     let p = &map.clusters.projection;
     ui.label(
         RichText::new(format!(

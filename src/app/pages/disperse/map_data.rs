@@ -35,7 +35,7 @@ pub struct MapData {
 
 /// Portion colours, as the report's charts give them.
 pub fn portion_colors(k: usize) -> Vec<Color32> {
-    (0..k).map(|p| portion_rgb(p)).map(|[r, g, b]| Color32::from_rgb(r, g, b)).collect()
+    (0..k).map(portion_rgb).map(|[r, g, b]| Color32::from_rgb(r, g, b)).collect()
 }
 
 impl MapData {

@@ -118,7 +118,12 @@ impl DispersePage {
             }
         } else if cx.workspace.project().is_some() && self.loading.is_none() {
             ui.add_space(12.0);
-            ui.label(egui::RichText::new("No split yet: choose the settings above and press Run disperse.").weak());
+            let text = if cx.workspace.running().is_some() {
+                "The map appears here when the split is done; the status bar below shows how far the run is."
+            } else {
+                "No split yet: choose the settings above and press Run disperse."
+            };
+            ui.label(egui::RichText::new(text).weak());
         }
     }
 }

@@ -38,6 +38,7 @@ impl DisperseForm {
     }
 }
 
+/// A drop-down of `options` (value, text) named `id` for screen readers; returns whether it changed.
 fn choice(ui: &mut egui::Ui, id: &str, value: &mut String, options: &[(&str, &str)]) -> bool {
     let before = value.clone();
     let shown = options.iter().find(|(v, _)| v == value).map(|(_, l)| *l).unwrap_or(value.as_str()).to_string();
@@ -45,7 +46,9 @@ fn choice(ui: &mut egui::Ui, id: &str, value: &mut String, options: &[(&str, &st
         for (v, label) in options {
             ui.selectable_value(value, v.to_string(), *label);
         }
-    });
+    })
+    .response
+    .accessible_name(id);
     *value != before
 }
 
@@ -60,18 +63,18 @@ pub fn settings_ui(ui: &mut egui::Ui, form: &mut DisperseForm, cx: &mut PageCtx<
             let mut kind = if builtin.iter().any(|(v, _)| *v == form.encoder) { form.encoder.clone() } else { "folder".into() };
             let mut options = builtin.to_vec();
             options.push(("folder", "a sentence-transformers folder"));
-            if choice(ui, "encoder", &mut kind, &options) && kind != "folder" {
+            if choice(ui, "Encoder", &mut kind, &options) && kind != "folder" {
                 form.encoder = kind.clone();
                 changes.push(("disperse.encoder".into(), form.encoder.clone().into()));
             }
             ui.label("Text");
-            if choice(ui, "field", &mut form.field, &[("instruction", "instruction"), ("response", "response"), ("both", "instruction + response")]) {
+            if choice(ui, "Text", &mut form.field, &[("instruction", "instruction"), ("response", "response"), ("both", "instruction + response")]) {
                 changes.push(("disperse.field".into(), form.field.clone().into()));
             }
             ui.end_row();
             if kind == "folder" {
                 ui.label("Encoder folder");
-                let edit = ui.add(egui::TextEdit::singleline(&mut form.encoder).hint_text("path to a sentence-transformers folder"));
+                let edit = ui.add(egui::TextEdit::singleline(&mut form.encoder).hint_text("path to a sentence-transformers folder")).accessible_name("Encoder folder");
                 if edit.lost_focus() && !form.encoder.trim().is_empty() {
                     changes.push(("disperse.encoder".into(), form.encoder.trim().to_string().into()));
                 }
@@ -84,11 +87,11 @@ pub fn settings_ui(ui: &mut egui::Ui, form: &mut DisperseForm, cx: &mut PageCtx<
                 ("random", "random (the paper found it as good)"),
                 ("field", "by a column's value"),
             ];
-            if choice(ui, "method", &mut form.method, &methods) {
+            if choice(ui, "Method", &mut form.method, &methods) {
                 changes.push(("disperse.method".into(), form.method.clone().into()));
             }
             ui.label("Seed");
-            let seed = ui.add(egui::DragValue::new(&mut form.seed).range(0..=u32::MAX as u64));
+            let seed = ui.add(egui::DragValue::new(&mut form.seed).range(0..=u32::MAX as u64)).accessible_name("Seed");
             if seed.drag_stopped() || (seed.changed() && !seed.dragged()) {
                 changes.push(("disperse.seed".into(), (form.seed as i64).into()));
             }
@@ -116,7 +119,7 @@ pub fn settings_ui(ui: &mut egui::Ui, form: &mut DisperseForm, cx: &mut PageCtx<
         match &running {
             None => {
                 let ready = !cx.workspace.is_saving();
-                if ui.add_enabled(ready, egui::Button::new("▶ Run disperse")).on_hover_text("Runs the data, embed and cluster stages that are not done").clicked() {
+                if ui.add_enabled(ready, egui::Button::new("Run disperse")).on_hover_text("Runs the data, embed and cluster stages that are not done").clicked() {
                     cx.workspace.run("disperse", STAGES.iter().map(|s| s.to_string()).collect(), ui.ctx(), cx.activity);
                 }
             }
