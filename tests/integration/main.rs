@@ -10,6 +10,7 @@
 
 mod common;
 
+mod app_data;
 mod bad_input;
 mod cluster_sklearn;
 mod data_load;
