@@ -9,8 +9,8 @@ use dtm_studio::app::pages::Page;
 use dtm_studio::app::settings::Settings;
 use dtm_studio::app::StudioApp;
 use dtm_studio::engine::pipeline::{init_project, InitRequest};
-use egui_kittest::kittest::{NodeT, Queryable};
 use egui::accesskit::Toggled;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,7 +40,8 @@ fn window(start: StartRequest) -> Harness<'static, Option<StudioApp>> {
     // The accessibility check is done by `all_named` below, against the frame's own widgets.
     Harness::builder().with_size([1400.0, 1100.0]).allow_missing_glyphs().with_accessibility_check(false).build_ui_state(
         move |ui, app: &mut Option<StudioApp>| {
-            let app = app.get_or_insert_with(|| StudioApp::new(ui.ctx(), Settings { last_project: None, ..Settings::default() }, start.clone()));
+            let app =
+                app.get_or_insert_with(|| StudioApp::new(ui.ctx(), Settings { last_project: None, ..Settings::default() }, start.clone()));
             app.frame_ui(ui);
         },
         None,
@@ -75,7 +76,7 @@ fn text_of(harness: &Harness<'_, Option<StudioApp>>, part: &str) -> String {
 }
 
 fn has(harness: &Harness<'_, Option<StudioApp>>, text: &str) -> bool {
-    harness.query_by_label_contains(text).is_some()
+    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 #[test]
@@ -136,14 +137,8 @@ fn app_data_in_a_project_saves_the_option_and_draws_the_lengths() {
     let tmp = tempfile::tempdir().unwrap();
     let data = write_data(tmp.path());
     let dir = tmp.path().join("project");
-    let req = InitRequest {
-        dir: dir.clone(),
-        model: model.display().to_string(),
-        data,
-        benchmarks: Vec::new(),
-        k: 2,
-        preset: "quick".into(),
-    };
+    let req =
+        InitRequest { dir: dir.clone(), model: model.display().to_string(), data, benchmarks: Vec::new(), k: 2, preset: "quick".into() };
     init_project(&req).unwrap();
     let mut harness = window(StartRequest { target: Some(OpenTarget::Project(dir.clone())), page: Some(Page::Data) });
 
@@ -160,9 +155,12 @@ fn app_data_in_a_project_saves_the_option_and_draws_the_lengths() {
     assert!(has(&harness, "All 4 examples fit in the maximum length of 256 tokens"));
     // Every row has its token count; the detail panel repeats it.
     harness.get_by_label("line 5: Add two numbers").click();
-    wait_for(&mut harness, "the row's tokens", |h| has(h, "Line 5 · record 4 ·"));
-    let heading = text_of(&harness, "Line 5 · record 4 ·");
-    assert!(heading.contains(" tokens"), "{heading}");
+    wait_for(&mut harness, "the row's detail", |h| has(h, "Line 5 · record 4"));
+    let page = &harness.state().as_ref().expect("the window").pages.data;
+    let tokens = page.view.as_ref().and_then(|v| v.tokens.clone()).expect("lengths were measured");
+    assert_eq!(tokens.len(), 4, "one length per example");
+    assert!(tokens[3] > 10, "{tokens:?}");
+    assert!(has(&harness, &format!("{} tokens", tokens[3])), "the detail panel gives the row's length ({tokens:?})");
 
     // Another file typed in the file row becomes the project's data file (data.path in dtm.toml).
     let other = tmp.path().join("other.jsonl");
@@ -170,7 +168,9 @@ fn app_data_in_a_project_saves_the_option_and_draws_the_lengths() {
     let field = harness.get_by(|n| n.data().placeholder() == Some("a .jsonl, .json, .csv or .parquet file of instruction data"));
     field.focus();
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.get_by(|n| n.data().placeholder() == Some("a .jsonl, .json, .csv or .parquet file of instruction data")).type_text(&other.display().to_string());
+    harness
+        .get_by(|n| n.data().placeholder() == Some("a .jsonl, .json, .csv or .parquet file of instruction data"))
+        .type_text(&other.display().to_string());
     harness.step();
     harness.get_by_label("Check").click();
     wait_for(&mut harness, "the other file", |h| has(h, "line 1: Count to three"));

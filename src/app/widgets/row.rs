@@ -43,7 +43,7 @@ impl<'a> Cell<'a> {
 pub fn paint_cells(ui: &egui::Ui, rect: Rect, cells: &[Cell<'_>], font: &FontId, default_color: Color32) {
     let painter = ui.painter().with_clip_rect(rect.intersect(ui.clip_rect()));
     let mut x = rect.left();
-    for cell in cells {
+    for cell in cells.iter().filter(|c| c.width > 0.0) {
         let inner = (cell.width - 2.0 * PAD).max(1.0);
         let color = cell.color.unwrap_or(default_color);
         let mut job = LayoutJob::single_section(cell.text.to_string(), TextFormat::simple(font.clone(), color));

@@ -26,7 +26,12 @@ impl Default for ExcerptLimits {
 /// JSON array's records span several lines), or `limits.max_lines` lines at most. Line 0 (a
 /// Parquet row) has no text and is left out; so are lines past the end of the file. The file is
 /// read only up to the last line needed.
-pub fn record_excerpts(path: &Path, starts: &[usize], wanted: &[usize], limits: ExcerptLimits) -> Result<BTreeMap<usize, String>, DataError> {
+pub fn record_excerpts(
+    path: &Path,
+    starts: &[usize],
+    wanted: &[usize],
+    limits: ExcerptLimits,
+) -> Result<BTreeMap<usize, String>, DataError> {
     let mut wanted: Vec<usize> = wanted.iter().copied().filter(|&l| l > 0).collect();
     wanted.sort_unstable();
     wanted.dedup();

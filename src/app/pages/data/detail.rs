@@ -35,8 +35,9 @@ pub fn detail_ui(ui: &mut egui::Ui, view: &DataView, selection: Selection, porti
 
 fn example_ui(ui: &mut egui::Ui, view: &DataView, i: usize, portion: Option<u32>) {
     let Some(ex) = view.examples.get(i) else { return };
-    let mut facts = vec![if ex.line > 0 { format!("Line {}", ex.line) } else { format!("Row {}", ex.row) }];
-    facts.push(format!("record {}", ex.row));
+    let title = if ex.line > 0 { format!("Line {} · record {}", ex.line, ex.row) } else { format!("Record {}", ex.row) };
+    ui.label(RichText::new(title).size(17.0).strong());
+    let mut facts = Vec::new();
     if let Some(n) = view.tokens.as_ref().map(|t| t[i]) {
         let cut = view.histogram.as_ref().map(|h| h.max_len).filter(|&m| n > m);
         facts.push(match cut {
@@ -47,11 +48,14 @@ fn example_ui(ui: &mut egui::Ui, view: &DataView, i: usize, portion: Option<u32>
     if let Some(p) = portion {
         facts.push(format!("portion {p}"));
     }
-    ui.label(RichText::new(facts.join(" · ")).heading());
-    for issue in view.report.issues.iter().filter(|is| is.row == ex.row) {
-        let text = format!("{}: {}{} ({})", kind_name(issue.kind), issue.field.as_deref().map(|f| format!("field '{f}' ")).unwrap_or_default(), issue.message, kind_effect(issue.kind));
-        ui.colored_label(ui.visuals().warn_fg_color, text);
+    if !facts.is_empty() {
+        ui.label(facts.join(" · "));
     }
+    for issue in view.report.issues.iter().filter(|is| is.row == ex.row) {
+        let field = issue.field.as_deref().map(|f| format!("field '{f}' ")).unwrap_or_default();
+        ui.colored_label(ui.visuals().warn_fg_color, format!("{}: {field}{}", kind_name(issue.kind), issue.message));
+    }
+    ui.add_space(4.0);
     if let Some(system) = &ex.system {
         text_block(ui, "System", system, false);
     }
@@ -61,7 +65,11 @@ fn example_ui(ui: &mut egui::Ui, view: &DataView, i: usize, portion: Option<u32>
         let title = match turn.role.as_str() {
             "user" => {
                 user_turn += 1;
-                if turns > 2 { format!("User (turn {user_turn})") } else { "Instruction".to_string() }
+                if turns > 2 {
+                    format!("User (turn {user_turn})")
+                } else {
+                    "Instruction".to_string()
+                }
             }
             "assistant" if turns > 2 => format!("Assistant (turn {user_turn})"),
             "assistant" => "Output".to_string(),
@@ -89,8 +97,9 @@ fn example_ui(ui: &mut egui::Ui, view: &DataView, i: usize, portion: Option<u32>
 
 fn skipped_ui(ui: &mut egui::Ui, view: &DataView, i: usize) {
     let Some(issue) = view.report.issues.get(i) else { return };
-    let title = format!("Record {} ({}) was skipped", issue.row, place(issue));
-    ui.label(RichText::new(title).heading());
+    let verb = if issue.kind == crate::engine::data::IssueKind::Duplicate { "dropped" } else { "skipped" };
+    let title = format!("Record {} ({}) was {verb}", issue.row, place(issue));
+    ui.label(RichText::new(title).size(17.0).strong());
     let field = issue.field.as_deref().map(|f| format!("field '{f}' ")).unwrap_or_default();
     ui.colored_label(ui.visuals().error_fg_color, format!("{}: {field}{}", kind_name(issue.kind), issue.message));
     ui.label(RichText::new(kind_effect(issue.kind)).weak());

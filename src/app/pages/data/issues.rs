@@ -79,29 +79,36 @@ pub fn issues_ui(ui: &mut egui::Ui, view: &DataView, kind: &mut Option<IssueKind
     let listed: Vec<usize> = (0..report.issues.len()).filter(|&i| kind.is_none_or(|k| report.issues[i].kind == k)).collect();
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let width = ui.available_width() - 16.0;
-    let w = [84.0, 124.0, 84.0, (width - 292.0).max(120.0)];
+    // The field column only when some problem names a field (duplicates and lengths do not).
+    let field_width = if report.issues.iter().any(|i| i.field.is_some()) { 84.0 } else { 0.0 };
+    let w = [84.0, 124.0, field_width, (width - 208.0 - field_width).max(120.0)];
     header_row(ui, row_height, &[Cell::new("where", w[0]), Cell::new("kind", w[1]), Cell::new("field", w[2]), Cell::new("problem", w[3])]);
     let mut clicked = None;
-    egui::ScrollArea::vertical().id_salt("data-issues").auto_shrink([false, true]).max_height(height).show_rows(ui, row_height, listed.len(), |ui, range| {
-        for &i in &listed[range] {
-            let issue = &report.issues[i];
-            let at = place(issue);
-            let field = issue.field.clone().unwrap_or_default();
-            let cells = [
-                Cell::new(&at, w[0]),
-                Cell::new(kind_name(issue.kind), w[1]).color(kind_color(ui, issue.kind)),
-                Cell::new(&field, w[2]),
-                Cell::new(&issue.message, w[3]),
-            ];
-            let label = || format!("{}: {issue}", kind_name(issue.kind));
-            let response = clickable_row(ui, row_height, selected == Some(i), label, &cells);
-            if response.clicked() {
-                clicked = Some(i);
+    egui::ScrollArea::vertical().id_salt("data-issues").auto_shrink([false, true]).max_height(height).show_rows(
+        ui,
+        row_height,
+        listed.len(),
+        |ui, range| {
+            for &i in &listed[range] {
+                let issue = &report.issues[i];
+                let at = place(issue);
+                let field = issue.field.clone().unwrap_or_default();
+                let cells = [
+                    Cell::new(&at, w[0]),
+                    Cell::new(kind_name(issue.kind), w[1]).color(kind_color(ui, issue.kind)),
+                    Cell::new(&field, w[2]),
+                    Cell::new(&issue.message, w[3]),
+                ];
+                let label = || format!("{}: {issue}", kind_name(issue.kind));
+                let response = clickable_row(ui, row_height, selected == Some(i), label, &cells);
+                if response.clicked() {
+                    clicked = Some(i);
+                }
+                response.on_hover_ui(|ui| {
+                    ui.label(format!("{at}: {} ({})", issue.message, kind_effect(issue.kind)));
+                });
             }
-            response.on_hover_ui(|ui| {
-                ui.label(format!("{at}: {} ({})", issue.message, kind_effect(issue.kind)));
-            });
-        }
-    });
+        },
+    );
     clicked
 }

@@ -77,7 +77,11 @@ impl DataPage {
     /// Checks the data file at `path` on its own (the options of the file row).
     pub fn open(&mut self, path: PathBuf, _ctx: &egui::Context) {
         self.source.path = path.display().to_string();
-        let options = LoadDataOptions { skip_bad_rows: self.source.skip_bad_rows, drop_duplicates: self.source.drop_duplicates, ..Default::default() };
+        let options = LoadDataOptions {
+            skip_bad_rows: self.source.skip_bad_rows,
+            drop_duplicates: self.source.drop_duplicates,
+            ..Default::default()
+        };
         self.pending = Some(DataCheckRequest { path, options, lengths: None });
     }
 
@@ -197,7 +201,10 @@ impl DataPage {
         if let (Some(p), Some(v)) = (&project, &self.view) {
             if v.path != p.data && self.checking.is_none() {
                 ui.horizontal_wrapped(|ui| {
-                    ui.label(RichText::new(format!("This is not the project's data file ({}).", p.data.display())).color(ui.visuals().warn_fg_color));
+                    ui.label(
+                        RichText::new(format!("This is not the project's data file ({}).", p.data.display()))
+                            .color(ui.visuals().warn_fg_color),
+                    );
                     if ui.button("Use it in the project").on_hover_text("Saves data.path in dtm.toml").clicked() {
                         let text = source::project_relative(p, &v.path);
                         cx.workspace.set(vec![("data.path".into(), text.into())], &ctx);
@@ -284,7 +291,11 @@ impl DataPage {
         };
         ui.horizontal(|ui| {
             ui.label(RichText::new("Examples").strong());
-            ui.add(egui::TextEdit::singleline(&mut self.filter.query.text).hint_text("search instruction, input and output").desired_width(300.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter.query.text)
+                    .hint_text("search instruction, input and output")
+                    .desired_width(300.0),
+            );
             ui.checkbox(&mut self.filter.query.flagged_only, "only rows with issues");
             if self.filter.is_searching() {
                 ui.spinner();
@@ -317,9 +328,12 @@ impl DataPage {
                 });
                 ui.separator();
                 ui.vertical(|ui| {
-                    egui::ScrollArea::vertical().id_salt("data-detail").max_height(height + 24.0).auto_shrink([false, true]).show(ui, |ui| {
-                        detail_panel(ui, view, self.selection, portion_of);
-                    });
+                    egui::ScrollArea::vertical().id_salt("data-detail").max_height(height + 24.0).auto_shrink([false, true]).show(
+                        ui,
+                        |ui| {
+                            detail_panel(ui, view, self.selection, portion_of);
+                        },
+                    );
                 });
             });
         } else {

@@ -72,7 +72,8 @@ impl SourceForm {
         ui.horizontal(|ui| {
             ui.label("File:");
             let hint = "a .jsonl, .json, .csv or .parquet file of instruction data";
-            let edit = ui.add(egui::TextEdit::singleline(&mut self.path).hint_text(hint).desired_width(ui.available_width().min(620.0) - 190.0));
+            let edit =
+                ui.add(egui::TextEdit::singleline(&mut self.path).hint_text(hint).desired_width(ui.available_width().min(620.0) - 190.0));
             let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.add_enabled(self.picking.is_none(), egui::Button::new("Choose…")).on_hover_text("Pick the file in a dialog").clicked() {
                 self.pick(ui.ctx());
@@ -93,13 +94,20 @@ impl SourceForm {
         ui.horizontal(|ui| match project {
             Some(p) => {
                 let mut skip = p.data_options.skip_bad_rows;
-                if ui.checkbox(&mut skip, "Skip malformed records").on_hover_text("data.skip_bad_rows in dtm.toml: otherwise the first malformed record stops every stage").changed() {
+                if ui
+                    .checkbox(&mut skip, "Skip malformed records")
+                    .on_hover_text("data.skip_bad_rows in dtm.toml: otherwise the first malformed record stops every stage")
+                    .changed()
+                {
                     action = Some(SourceAction::SkipBadRows(skip));
                 }
                 ui.label(egui::RichText::new("The project's data file: a change here is saved to dtm.toml.").weak());
             }
             None => {
-                let skip = ui.checkbox(&mut self.skip_bad_rows, "Skip malformed records").on_hover_text("List every bad record instead of stopping at the first").changed();
+                let skip = ui
+                    .checkbox(&mut self.skip_bad_rows, "Skip malformed records")
+                    .on_hover_text("List every bad record instead of stopping at the first")
+                    .changed();
                 let drop = ui.checkbox(&mut self.drop_duplicates, "Drop exact duplicates").changed();
                 if (skip || drop) && !self.path.trim().is_empty() && !checking {
                     action = Some(SourceAction::Check(resolve(&self.path, None)));

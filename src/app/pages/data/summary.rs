@@ -29,7 +29,11 @@ pub fn summary_ui(ui: &mut egui::Ui, view: &DataView) {
         ("examples", r.examples.to_string(), "examples kept for training"),
         ("malformed", r.malformed.to_string(), "records that could not be read (skipped)"),
         ("empty", r.empty.to_string(), "records without a prompt or a response (skipped)"),
-        ("duplicates", format!("{}{}", r.duplicates, if r.duplicates > 0 { dropped.as_str() } else { "" }), "records the same as an earlier one (system prompt and every turn)"),
+        (
+            "duplicates",
+            format!("{}{}", r.duplicates, if r.duplicates > 0 { dropped.as_str() } else { "" }),
+            "records the same as an earlier one (system prompt and every turn)",
+        ),
         ("multi-turn", r.multi_turn.to_string(), "examples with more than one assistant turn"),
         ("with system prompt", r.with_system.to_string(), "examples with a system prompt"),
         ("trimmed turns", r.trimmed_turns.to_string(), "dangling turns removed (a leading assistant or a trailing user turn)"),
@@ -37,15 +41,17 @@ pub fn summary_ui(ui: &mut egui::Ui, view: &DataView) {
     ui.horizontal_wrapped(|ui| {
         for (name, value, hint) in counts {
             let bad = matches!(name, "malformed" | "empty") && value != "0";
-            egui::Frame::group(ui.style()).inner_margin(egui::Margin::symmetric(8, 3)).show(ui, |ui| {
-                ui.vertical(|ui| {
-                    let value = RichText::new(value).heading();
-                    ui.label(if bad { value.color(ui.visuals().error_fg_color) } else { value });
-                    ui.label(RichText::new(name).small().weak());
-                });
-            })
-            .response
-            .on_hover_text(hint);
+            egui::Frame::group(ui.style())
+                .inner_margin(egui::Margin::symmetric(8, 3))
+                .show(ui, |ui| {
+                    ui.vertical(|ui| {
+                        let value = RichText::new(value).heading();
+                        ui.label(if bad { value.color(ui.visuals().error_fg_color) } else { value });
+                        ui.label(RichText::new(name).small().weak());
+                    });
+                })
+                .response
+                .on_hover_text(hint);
         }
     });
 }

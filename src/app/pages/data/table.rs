@@ -39,14 +39,19 @@ pub fn table_ui(ui: &mut egui::Ui, view: &DataView, input: &TableInput<'_>, scro
     let mut out = TableOutput::default();
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let w = widths(ui.available_width() - 16.0, view.tokens.is_some());
-    let mut header = vec![Cell::new("line", w[0]).right(), Cell::new("instruction", w[1]), Cell::new("input", w[2]), Cell::new("output", w[3])];
+    let mut header =
+        vec![Cell::new("line", w[0]).right(), Cell::new("instruction", w[1]), Cell::new("input", w[2]), Cell::new("output", w[3])];
     if view.tokens.is_some() {
         header.push(Cell::new("tokens", w[4]).right());
     }
     header.push(Cell::new("portion", w[5]).right());
     header_row(ui, row_height, &header);
     let spacing = ui.spacing().item_spacing.y;
-    let mut area = egui::ScrollArea::vertical().id_salt("data-table").auto_shrink([false, false]).max_height(input.height).min_scrolled_height(input.height);
+    let mut area = egui::ScrollArea::vertical()
+        .id_salt("data-table")
+        .auto_shrink([false, false])
+        .max_height(input.height)
+        .min_scrolled_height(input.height);
     if let Some(target) = scroll_to {
         if let Ok(pos) = input.shown.binary_search(&(target as u32)) {
             let offset = pos as f32 * (row_height + spacing) - (input.height - row_height) / 2.0;

@@ -191,7 +191,8 @@ impl DataView {
         let mut report = ValidationReport { records: n, ..Default::default() };
         let examples: Vec<Example> = (0..n)
             .map(|i| {
-                let pick = |k: usize, len: usize| (0..len).map(|j| words[(i * 7 + k * 13 + j * 5) % words.len()]).collect::<Vec<_>>().join(" ");
+                let pick =
+                    |k: usize, len: usize| (0..len).map(|j| words[(i * 7 + k * 13 + j * 5) % words.len()]).collect::<Vec<_>>().join(" ");
                 let mut fields = BTreeMap::new();
                 if i % 3 == 0 {
                     fields.insert(Example::INPUT_FIELD.to_string(), pick(2, 8));
@@ -206,12 +207,19 @@ impl DataView {
             })
             .collect();
         for i in (0..n).step_by(97) {
-            report.push(Issue { kind: IssueKind::Duplicate, row: i, line: i + 1, field: None, message: "duplicates row 0 exactly (kept)".into() });
+            report.push(Issue {
+                kind: IssueKind::Duplicate,
+                row: i,
+                line: i + 1,
+                field: None,
+                message: "duplicates row 0 exactly (kept)".into(),
+            });
         }
         report.examples = n;
         let lengths: Vec<usize> = (0..n).map(|i| 40 + (i * 37) % 900).collect();
         let tokenized = TokenizeReport { examples_in: n, max_len: 512, lengths, ..Default::default() };
-        let dataset = Dataset { path: PathBuf::from("synthetic.jsonl"), format: DataFormat::Alpaca, sha256: String::new(), examples, report };
+        let dataset =
+            Dataset { path: PathBuf::from("synthetic.jsonl"), format: DataFormat::Alpaca, sha256: String::new(), examples, report };
         Self::new(DataCheckOutcome { dataset, tokenized: Some(tokenized) }, Some(512))
     }
 }
@@ -229,7 +237,13 @@ mod tests {
             fields.insert(Example::INPUT_FIELD.to_string(), input.to_string());
             format!("{instruction}\n\n{input}")
         };
-        Example { row, line: row + 1, system: None, turns: vec![ChatMessage::new("user", &user), ChatMessage::new("assistant", output)], fields }
+        Example {
+            row,
+            line: row + 1,
+            system: None,
+            turns: vec![ChatMessage::new("user", &user), ChatMessage::new("assistant", output)],
+            fields,
+        }
     }
 
     #[test]
