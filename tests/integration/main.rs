@@ -11,6 +11,7 @@
 mod common;
 
 mod app;
+mod app_data;
 #[cfg(feature = "gui")]
 mod app_model;
 mod app_snapshots;

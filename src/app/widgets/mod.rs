@@ -1,4 +1,5 @@
 //! Widgets of the pages that egui has no ready form of.
 
+pub mod row;
 pub mod scatter;
 pub mod spatial;

@@ -6,7 +6,7 @@ use super::error::DataError;
 use super::example::{Dataset, LoadDataOptions};
 use super::load::load_dataset_in;
 use super::prompt::PromptOptions;
-use super::tokenize::{check_lengths, load_tokenizer, tokenize_dataset_until, TokenizeReport};
+use super::tokenize::{load_tokenizer, record_lengths, tokenize_dataset_until, TokenizeReport};
 use crate::engine::job::{run_stage, CancelToken, EventSink};
 use std::path::PathBuf;
 
@@ -47,8 +47,10 @@ pub fn run_data_check(req: &DataCheckRequest, sink: &EventSink, cancel: &CancelT
         if let Some(check) = &req.lengths {
             scope.check()?;
             let tok = load_tokenizer(&check.model)?;
-            check_lengths(&mut dataset, &tok, &check.prompt)?;
-            tokenized = Some(tokenize_dataset_until(&dataset, &tok, &check.prompt, cancel)?.1);
+            // One tokenisation gives both the report and the lengths the validation report counts.
+            let report = tokenize_dataset_until(&dataset, &tok, &check.prompt, cancel)?.1;
+            record_lengths(&mut dataset, &report.lengths, check.prompt.max_len);
+            tokenized = Some(report);
         }
         Ok(DataCheckOutcome { dataset, tokenized })
     })

@@ -51,6 +51,10 @@ pub struct TokenizeReport {
     pub trained_tokens: usize,
     /// For each returned example, its index in `Dataset::examples`.
     pub source_index: Vec<usize>,
+    /// Length in tokens of every example given, before truncation, in `Dataset::examples` order
+    /// (the Data page's histogram). One number per example, so it stays out of manifests.
+    #[serde(skip)]
+    pub lengths: Vec<usize>,
 }
 
 impl TokenizeReport {
@@ -142,7 +146,8 @@ pub fn tokenize_dataset_until(
         })
         .collect::<Result<_>>()
         .map_err(|e| in_file(e, &ds.path))?;
-    let mut report = TokenizeReport { examples_in: full.len(), max_len: opts.max_len, ..Default::default() };
+    let lengths = full.iter().map(|t| t.input_ids.len()).collect();
+    let mut report = TokenizeReport { examples_in: full.len(), max_len: opts.max_len, lengths, ..Default::default() };
     let mut out = Vec::with_capacity(full.len());
     for (i, mut t) in full.into_iter().enumerate() {
         report.longest_tokens = report.longest_tokens.max(t.input_ids.len());
@@ -174,22 +179,28 @@ pub fn check_lengths(ds: &mut Dataset, tok: &TextTokenizer, opts: &PromptOptions
         .map(|ex| tokenize_example(ex, tok, opts, &prefix, eos).map(|t| t.input_ids.len()))
         .collect::<Result<_>>()
         .map_err(|e| in_file(e, &ds.path))?;
-    for (ex, &n) in ds.examples.iter().zip(&lens).filter(|(_, &n)| n > opts.max_len) {
-        let message = format!("is {n} tokens long, over the maximum of {} (it will be truncated)", opts.max_len);
+    Ok(record_lengths(ds, &lens, opts.max_len))
+}
+
+/// Completes `ds.report` with the token lengths `lens` (one per example, in order, e.g.
+/// [`TokenizeReport::lengths`]): over-long examples become issues, the statistics are set.
+pub fn record_lengths(ds: &mut Dataset, lens: &[usize], max_len: usize) -> LengthStats {
+    for (ex, &n) in ds.examples.iter().zip(lens).filter(|(_, &n)| n > max_len) {
+        let message = format!("is {n} tokens long, over the maximum of {max_len} (it will be truncated)");
         ds.report.push(Issue { kind: IssueKind::OverLong, row: ex.row, line: ex.line, field: None, message });
     }
-    let mut sorted = lens.clone();
+    let mut sorted = lens.to_vec();
     sorted.sort_unstable();
     let stats = LengthStats {
-        max_len_tokens: opts.max_len,
-        over_long: lens.iter().filter(|&&n| n > opts.max_len).count(),
+        max_len_tokens: max_len,
+        over_long: lens.iter().filter(|&&n| n > max_len).count(),
         min_tokens: sorted.first().copied().unwrap_or(0),
         median_tokens: sorted.get(sorted.len() / 2).copied().unwrap_or(0),
         longest_tokens: sorted.last().copied().unwrap_or(0),
         total_tokens: sorted.iter().sum(),
     };
     ds.report.lengths = Some(stats);
-    Ok(stats)
+    stats
 }
 
 /// Names the data file in a prompt error.
@@ -213,5 +224,66 @@ pub fn load_tokenizer(model: &str) -> std::result::Result<TextTokenizer, ModelEr
             let config = file.config()?;
             TextTokenizer::from_gguf(file.content(), &path, &config.eos_token_ids)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::data::stage::{run_data_check, DataCheckRequest, LengthCheck};
+    use crate::engine::data::{load_dataset, LoadDataOptions};
+    use crate::engine::job::EventSink;
+
+    fn tiny_llama() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-llama")
+    }
+
+    /// Three examples of clearly different lengths, the last far over a small maximum.
+    fn write_data(dir: &Path) -> PathBuf {
+        let long = "word ".repeat(60);
+        let records = [
+            serde_json::json!({"instruction": "Hi", "input": "", "output": "Hello"}),
+            serde_json::json!({"instruction": "Name three colours", "input": "", "output": "Red, green and blue."}),
+            serde_json::json!({"instruction": "Repeat", "input": "", "output": long}),
+        ];
+        let path = dir.join("d.jsonl");
+        std::fs::write(&path, records.iter().map(|r| r.to_string() + "\n").collect::<String>()).unwrap();
+        path
+    }
+
+    #[test]
+    fn report_has_one_untruncated_length_per_example_in_data_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = load_dataset(&write_data(dir.path()), &LoadDataOptions::default()).unwrap();
+        let tok = crate::engine::model::TextTokenizer::from_hf_folder(&tiny_llama(), &[2]).unwrap();
+        let opts = PromptOptions { max_len: 40, ..PromptOptions::default() };
+        let (prefix, eos) = (special_prefix(&tok).unwrap(), eos_id(&tok).unwrap());
+        let want: Vec<usize> = ds.examples.iter().map(|ex| tokenize_example(ex, &tok, &opts, &prefix, eos).unwrap().input_ids.len()).collect();
+        let (out, report) = tokenize_dataset(&ds, &tok, &opts).unwrap();
+        assert_eq!(report.lengths, want);
+        assert!(want[0] < want[1] && want[1] < want[2], "{want:?}");
+        // The returned examples are cut to the maximum; the lengths are not.
+        assert!(report.lengths[2] > 40 && out.iter().all(|t| t.input_ids.len() <= 40), "{:?}", report.lengths);
+        assert_eq!(report.truncated, report.lengths.iter().filter(|&&n| n > 40).count());
+        assert_eq!(report.longest_tokens, *report.lengths.iter().max().unwrap());
+        // One number per example: kept out of the serialized report.
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json.get("lengths").is_none(), "{json}");
+    }
+
+    #[test]
+    fn the_data_check_returns_the_lengths() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = DataCheckRequest {
+            path: write_data(dir.path()),
+            options: LoadDataOptions::default(),
+            lengths: Some(LengthCheck { model: tiny_llama().display().to_string(), prompt: PromptOptions { max_len: 40, ..Default::default() } }),
+        };
+        let out = run_data_check(&req, &EventSink::discard(), &CancelToken::new()).unwrap();
+        let report = out.tokenized.unwrap();
+        assert_eq!(report.lengths.len(), out.dataset.examples.len());
+        let stats = out.dataset.report.lengths.unwrap();
+        assert_eq!(*report.lengths.iter().max().unwrap(), stats.longest_tokens);
+        assert_eq!(report.lengths.iter().filter(|&&n| n > 40).count(), stats.over_long);
     }
 }
