@@ -147,8 +147,8 @@ fn a_data_file_with_errors_is_shown_in_the_data_page() {
     std::fs::write(&file, "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\", \"output\": \"d\"}\n{\"instruction\": \"e\", \"output\n").unwrap();
     let mut h = window(Some(OpenTarget::Data(file)), None);
     assert_eq!(h.state().page, Page::Data);
-    wait_until(&mut h, "the data error", 20, |h| shows(h, "broken.jsonl:3"));
+    wait_until(&mut h, "the malformed record's line", 20, |h| shows(h, "(line 3)"));
     click_step(&mut h, Page::Project);
     click_step(&mut h, Page::Data);
-    assert!(shows(&h, "broken.jsonl:3"), "the error stays on its page");
+    assert!(shows(&h, "(line 3)"), "the problem stays on its page");
 }
