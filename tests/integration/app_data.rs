@@ -187,4 +187,5 @@ fn app_data_bench_100k_rows() {
     let figure = dtm_studio::app::pages::data::bench::measure(100_000, 60);
     println!("{}", serde_json::to_string(&figure).unwrap());
     assert!(figure.all_rows_listed);
+    assert!(figure.top_row_at_end > 0 && figure.rows_drawn < 100, "the table scrolled and drew only the rows in view: {figure:?}");
 }

@@ -258,7 +258,8 @@ mod tests {
         let tok = crate::engine::model::TextTokenizer::from_hf_folder(&tiny_llama(), &[2]).unwrap();
         let opts = PromptOptions { max_len: 40, ..PromptOptions::default() };
         let (prefix, eos) = (special_prefix(&tok).unwrap(), eos_id(&tok).unwrap());
-        let want: Vec<usize> = ds.examples.iter().map(|ex| tokenize_example(ex, &tok, &opts, &prefix, eos).unwrap().input_ids.len()).collect();
+        let want: Vec<usize> =
+            ds.examples.iter().map(|ex| tokenize_example(ex, &tok, &opts, &prefix, eos).unwrap().input_ids.len()).collect();
         let (out, report) = tokenize_dataset(&ds, &tok, &opts).unwrap();
         assert_eq!(report.lengths, want);
         assert!(want[0] < want[1] && want[1] < want[2], "{want:?}");
@@ -277,7 +278,10 @@ mod tests {
         let req = DataCheckRequest {
             path: write_data(dir.path()),
             options: LoadDataOptions::default(),
-            lengths: Some(LengthCheck { model: tiny_llama().display().to_string(), prompt: PromptOptions { max_len: 40, ..Default::default() } }),
+            lengths: Some(LengthCheck {
+                model: tiny_llama().display().to_string(),
+                prompt: PromptOptions { max_len: 40, ..Default::default() },
+            }),
         };
         let out = run_data_check(&req, &EventSink::discard(), &CancelToken::new()).unwrap();
         let report = out.tokenized.unwrap();

@@ -30,6 +30,10 @@ pub struct DataBenchFigure {
     pub frame_ms_p95: f64,
     /// Whether the table listed every row while it scrolled (the search was empty).
     pub all_rows_listed: bool,
+    /// The table's first row drawn in the last frame (it moved: the wheel scrolled the table).
+    pub top_row_at_end: usize,
+    /// Rows drawn in the last frame (what fits, not all).
+    pub rows_drawn: usize,
 }
 
 fn thread_cpu_seconds() -> f64 {
@@ -97,5 +101,7 @@ pub fn measure(rows: usize, frames: usize) -> DataBenchFigure {
         frame_ms_median: percentile(&mut cpu.clone(), 0.5),
         frame_ms_p95: percentile(&mut cpu, 0.95),
         all_rows_listed: app.pages.data.filter.shown().len() == rows,
+        top_row_at_end: app.pages.data.drawn_rows.0,
+        rows_drawn: app.pages.data.drawn_rows.1,
     }
 }

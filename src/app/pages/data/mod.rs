@@ -52,6 +52,8 @@ pub struct DataPage {
     pub filter: RowFilter,
     /// The example or skipped record in the detail panel.
     pub selection: Option<Selection>,
+    /// The table's first row drawn and how many were drawn, in the last frame.
+    pub drawn_rows: (usize, usize),
     selected_issue: Option<usize>,
     scroll_to: Option<usize>,
     issue_kind: Option<IssueKind>,
@@ -344,6 +346,7 @@ impl DataPage {
         if out.scrolled {
             self.scroll_to = None;
         }
+        self.drawn_rows = (out.first_drawn, out.drawn);
         if let Some(i) = out.clicked {
             self.selection = Some(Selection::Example(i));
             self.selected_issue = None;

@@ -24,6 +24,10 @@ pub struct TableOutput {
     pub clicked: Option<usize>,
     /// Whether the scroll request was served (the example was among the rows shown).
     pub scrolled: bool,
+    /// Position (among the rows shown) of the first row drawn.
+    pub first_drawn: usize,
+    /// Rows drawn this frame.
+    pub drawn: usize,
 }
 
 /// The columns' widths for a table `width` points wide: line, instruction, input, output,
@@ -63,6 +67,7 @@ pub fn table_ui(ui: &mut egui::Ui, view: &DataView, input: &TableInput<'_>, scro
     let weak = ui.visuals().weak_text_color();
     let over_color = ui.visuals().warn_fg_color;
     area.show_rows(ui, row_height, input.shown.len(), |ui, range| {
+        (out.first_drawn, out.drawn) = (range.start, range.len());
         for &i in &input.shown[range] {
             let i = i as usize;
             let row = &view.rows[i];
