@@ -2,7 +2,7 @@
 //! through wgpu on a software adapter (Mesa's lavapipe, installed by scripts/test.sh). The
 //! images live in `tests/snapshots/` and the README shows them; `UPDATE_SNAPSHOTS=1` renews
 //! them. The project sits at a fixed path so that the paths the pages show are the same on
-//! every machine; the status bar's memory figure is masked.
+//! every machine; the process's and the machine's memory figures are masked.
 
 use super::app::{shows, small_project};
 use crate::common::smollm2_or_skip;
@@ -65,8 +65,12 @@ fn every_page_of_the_first_half_light_and_dark() {
                 .build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
             settle(&mut h, page.title());
             assert!(h.state().workspace.project().is_some(), "the project was read");
-            let memory = h.query_all_by_label_contains("memory ").next().map(|n| n.rect());
-            if let Some(rect) = memory {
+            // The process's memory and the machine's free memory change from run to run.
+            let volatile: Vec<_> = ["memory ", "free", "spare"]
+                .iter()
+                .flat_map(|text| h.query_all_by_label_contains(text).map(|n| n.rect()).collect::<Vec<_>>())
+                .collect();
+            for rect in volatile {
                 h.mask(rect);
             }
             if page == Page::Disperse {
