@@ -178,11 +178,13 @@ fn cuda_devices() -> Vec<DeviceInfo> {
 }
 
 /// Every Metal device: its architecture name, Metal's recommended working-set size as the
-/// memory in all, and that less what this process has allocated on it as the memory free.
+/// memory in all, and that less what this process has allocated on it as the memory free. The
+/// devices are counted first: `Device::new_metal` panics on an ordinal past the last one.
 #[cfg(feature = "metal")]
 fn metal_devices() -> Vec<DeviceInfo> {
-    (0..8)
-        .map_while(|ordinal| match Device::new_metal(ordinal) {
+    let count = candle_metal_kernels::metal::Device::all().len();
+    (0..count)
+        .filter_map(|ordinal| match Device::new_metal(ordinal) {
             Ok(Device::Metal(metal)) => Some((ordinal, metal)),
             _ => None,
         })

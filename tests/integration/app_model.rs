@@ -51,6 +51,16 @@ fn wait_until(w: &mut Window, what: &str, mut done: impl FnMut(&mut Window) -> b
     }
 }
 
+/// The window goes idle (no repaint loop: `try_run` fails while repaints keep coming), and the
+/// harness's checks (accessible names) pass on what it shows.
+fn settles(w: &mut Window) {
+    let start = Instant::now();
+    while w.try_run().is_err() {
+        assert!(start.elapsed() < WAIT, "the page keeps asking for repaints");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn shows(w: &Window, text: &str) -> bool {
     w.query_all_by_label_contains(text).next().is_some()
 }
@@ -113,6 +123,7 @@ fn app_model_smollm2_describes_the_model_and_streams_an_answer() {
     assert!(answer.starts_with(&partial) && answer.len() >= partial.len(), "{partial:?} then {answer:?}");
     assert!(shows(&w, answer.trim()), "the answer {answer:?} is on the page");
     assert!(label_with(&w, "tokens in").starts_with("8 tokens in"), "{}", label_with(&w, "tokens in"));
+    settles(&mut w);
 
     // Stop: a long answer stopped once text arrives ends as "stopped", and the model stays loaded.
     app(&mut w).pages.model.try_it.max_tokens = 2000;
@@ -160,6 +171,7 @@ fn app_model_bad_paths_show_their_error_and_the_window_stays_usable() {
         wait_until(&mut w, "SmolLM2 after the failures", |w| shows(w, "LlamaForCausalLM ("));
         assert!(!shows(&w, "Could not load"));
     }
+    settles(&mut w);
 }
 
 #[test]
@@ -200,4 +212,5 @@ fn app_model_in_a_project_follows_its_model_and_a_pick_writes_model_path() {
     }
     assert!(!app(&mut w).pages.model.is_loading() && shows(&w, &format!("Project model: {other}")));
     assert!(!shows(&w, "another model is shown"));
+    settles(&mut w);
 }

@@ -52,6 +52,8 @@ pub struct ModelPage {
     error: Option<String>,
     /// The project model last followed, so the page follows changes, not every re-read.
     followed: Option<String>,
+    /// Whether this page changed dtm.toml last (then a refusal is shown here).
+    wrote: bool,
     devices: DeviceMemory,
 }
 
@@ -115,6 +117,7 @@ impl ModelPage {
                 if order.write_back && project_model.is_some_and(|m| m != view.setting) {
                     cx.workspace.set(vec![("model.path".into(), view.setting.clone().into())], ctx);
                     self.followed = Some(view.setting.clone());
+                    self.wrote = true;
                 }
                 self.try_it.clear();
                 self.view = Some(view);
@@ -149,6 +152,7 @@ impl ModelPage {
                     if let Some(setting) = shown {
                         cx.workspace.set(vec![("model.path".into(), setting.clone().into())], ui.ctx());
                         self.followed = Some(setting);
+                        self.wrote = true;
                     }
                 }
                 if ui.button("Show the project's model").clicked() {
@@ -156,7 +160,7 @@ impl ModelPage {
                 }
             }
         });
-        if let Some(e) = &cx.workspace.edit_error {
+        if let Some(e) = cx.workspace.edit_error.as_ref().filter(|_| self.wrote) {
             ui.colored_label(ui.visuals().error_fg_color, format!("dtm.toml was not changed: {e}"));
         }
     }
@@ -181,7 +185,7 @@ impl ModelPage {
         if let Some(loading) = &self.loading {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label(format!("Loading {} on {}…", loading.order.model, loading.order.device));
+                ui.label(format!("Loading {} (device: {})…", loading.order.model, loading.order.device));
                 if ui.add_enabled(!loading.job.is_cancelling(), egui::Button::new("Cancel")).clicked() {
                     loading.job.cancel();
                 }
@@ -194,10 +198,13 @@ impl ModelPage {
             }
         }
         let Some(view) = &self.view else {
-            if self.loading.is_none() {
-                ui.add_space(12.0);
-                ui.label(egui::RichText::new("No model loaded yet: name one above, or choose a .gguf file or an HF folder.").weak());
-            }
+            let hint = if self.loading.is_some() {
+                "Its description, a prompt to try it and the memory a training run needs appear once it has loaded."
+            } else {
+                "No model loaded yet: name one above, or choose a .gguf file or an HF folder."
+            };
+            ui.add_space(12.0);
+            ui.label(egui::RichText::new(hint).weak());
             return;
         };
         let paper = TrainConfig::paper();
@@ -209,6 +216,8 @@ impl ModelPage {
         let (devices, window_devices, device) = (&mut self.devices, cx.devices, cx.device);
         let mut apply = None;
         let mut memory = |ui: &mut egui::Ui| {
+            // Keep clear of the scroll bar on the right.
+            ui.set_max_width(ui.available_width() - 12.0);
             section(ui, "Memory for training");
             apply = memory_ui(ui, devices, window_devices, device, &view.config, &train, project.is_some());
         };
@@ -225,6 +234,7 @@ impl ModelPage {
             memory(ui);
         }
         if let Some(changes) = apply {
+            self.wrote = true;
             cx.workspace.set(changes.into_iter().map(|(key, value)| (key.to_string(), value.into())).collect(), &ctx);
         }
         section(ui, "Try it");

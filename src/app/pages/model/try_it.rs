@@ -126,8 +126,8 @@ impl TryIt {
             );
             let field = field.labelled_by(label.id);
             go |= field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            ui.label("max tokens");
-            ui.add(egui::DragValue::new(&mut self.max_tokens).range(1..=4096));
+            let label = ui.label("max tokens");
+            ui.add(egui::DragValue::new(&mut self.max_tokens).range(1..=4096)).labelled_by(label.id);
             let ready = model.is_some() && !running && !self.prompt.trim().is_empty();
             go |= ui.add_enabled(ready, egui::Button::new("Try it")).clicked();
             if running {
