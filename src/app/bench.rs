@@ -59,7 +59,7 @@ pub struct GuiBenchFigure {
 }
 
 /// CPU time of this thread, in seconds.
-fn thread_cpu_seconds() -> f64 {
+pub(crate) fn thread_cpu_seconds() -> f64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
@@ -70,7 +70,8 @@ fn median(v: &mut [f64]) -> f64 {
     percentile(v, 0.5)
 }
 
-fn percentile(v: &mut [f64], q: f64) -> f64 {
+/// The `q` quantile of `v` (sorted in place; 0 when empty).
+pub(crate) fn percentile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -108,7 +109,12 @@ pub fn measure(opts: &GuiBenchOptions) -> GuiBenchFigure {
         let pos = egui::pos2(300.0 + 500.0 * (t * 7.0).fract(), 260.0 + 220.0 * (t * 3.0).fract());
         let mut events = vec![egui::Event::PointerMoved(pos)];
         if panning && i == opts.frames / 2 {
-            events.push(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: true, modifiers: Default::default() });
+            events.push(egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: true,
+                modifiers: Default::default(),
+            });
         }
         let input = egui::RawInput { screen_rect: Some(screen), events, ..Default::default() };
         let (c0, w0) = (thread_cpu_seconds(), Instant::now());
@@ -119,7 +125,11 @@ pub fn measure(opts: &GuiBenchOptions) -> GuiBenchFigure {
         if measured {
             cpu.push(c);
             wall.push(w);
-            if panning { pan.push(c) } else { hover.push(c) }
+            if panning {
+                pan.push(c)
+            } else {
+                hover.push(c)
+            }
             hover_hits += usize::from(app.pages.disperse.hovered.is_some());
         }
     }

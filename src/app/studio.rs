@@ -8,7 +8,9 @@ use super::frame::sidebar::sidebar;
 use super::frame::status_bar::status_bar;
 use super::frame::top_bar::{top_bar, TopBarAction};
 use super::open::{OpenTarget, StartRequest};
-use super::pages::{data::DataPage, disperse::DispersePage, later::later_ui, model::ModelPage, project::ProjectPage, Page, PageCtx, Request};
+use super::pages::{
+    data::DataPage, disperse::DispersePage, later::later_ui, model::ModelPage, project::ProjectPage, Page, PageCtx, Request,
+};
 use super::settings::Settings;
 use super::task::Task;
 use super::workspace::Workspace;
@@ -153,7 +155,8 @@ impl StudioApp {
     }
 
     fn take_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<_> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        let dropped: Vec<_> =
+            ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
         for path in dropped {
             match OpenTarget::of_path(&path) {
                 Ok(target) => self.open(target, ctx),
@@ -189,7 +192,8 @@ impl StudioApp {
     fn top_bar_action(&mut self, action: TopBarAction, ctx: &egui::Context) {
         match action {
             TopBarAction::OpenFolder if self.picking.is_none() => {
-                self.picking = Some(Task::spawn("file dialog", ctx, || rfd::FileDialog::new().set_title("Open a project folder").pick_folder()));
+                self.picking =
+                    Some(Task::spawn("file dialog", ctx, || rfd::FileDialog::new().set_title("Open a project folder").pick_folder()));
             }
             TopBarAction::OpenFile if self.picking.is_none() => {
                 self.picking = Some(Task::spawn("file dialog", ctx, || {
@@ -246,7 +250,10 @@ impl StudioApp {
             });
         });
         if self.settings.log_open {
-            egui::Panel::bottom("log").resizable(true).default_size(160.0).show(ui, |ui| log_panel(ui, &self.activity, &mut self.log_filter));
+            egui::Panel::bottom("log")
+                .resizable(true)
+                .default_size(160.0)
+                .show(ui, |ui| log_panel(ui, &self.activity, &mut self.log_filter));
         }
         let mut chosen = None;
         egui::Panel::left("steps").resizable(true).default_size(170.0).show(ui, |ui| {

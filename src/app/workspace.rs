@@ -5,8 +5,10 @@
 
 use super::activity::{Activity, Severity};
 use super::task::{Job, Task};
-use crate::engine::pipeline::{project_status, run_project, set_settings, PipelineError, Project, RunOptions, RunSummary, StageState, StageStatus};
 use crate::engine::pipeline::plan::glob_match;
+use crate::engine::pipeline::{
+    project_status, run_project, set_settings, PipelineError, Project, RunOptions, RunSummary, StageState, StageStatus,
+};
 use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

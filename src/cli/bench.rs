@@ -54,7 +54,13 @@ pub struct GuiArgs {
 
 #[cfg(feature = "gui")]
 fn gui(args: GuiArgs) -> anyhow::Result<()> {
-    let opts = crate::app::bench::GuiBenchOptions { points: args.points, k: 8, frames: args.frames, background: args.background, size: [1280.0, 800.0] };
+    let opts = crate::app::bench::GuiBenchOptions {
+        points: args.points,
+        k: 8,
+        frames: args.frames,
+        background: args.background,
+        size: [1280.0, 800.0],
+    };
     println!("{}", serde_json::to_string(&crate::app::bench::measure(&opts))?);
     Ok(())
 }

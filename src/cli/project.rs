@@ -3,7 +3,8 @@
 
 use super::progress::with_progress;
 use crate::engine::pipeline::{
-    init_project, parse_assignment, project_status, set_settings, run_project, write_slurm, Action, InitRequest, Project, RunOptions, SlurmOptions, StageState,
+    init_project, parse_assignment, project_status, run_project, set_settings, write_slurm, Action, InitRequest, Project, RunOptions,
+    SlurmOptions, StageState,
 };
 use clap::Args;
 use std::path::PathBuf;

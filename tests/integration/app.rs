@@ -144,7 +144,11 @@ fn a_broken_project_file_is_shown_and_the_window_stays_usable() {
 fn a_data_file_with_errors_is_shown_in_the_data_page() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.jsonl");
-    std::fs::write(&file, "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\", \"output\": \"d\"}\n{\"instruction\": \"e\", \"output\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\", \"output\": \"d\"}\n{\"instruction\": \"e\", \"output\n",
+    )
+    .unwrap();
     let mut h = window(Some(OpenTarget::Data(file)), None);
     assert_eq!(h.state().page, Page::Data);
     wait_until(&mut h, "the malformed record's line", 20, |h| shows(h, "(line 3)"));

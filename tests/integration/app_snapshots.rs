@@ -59,10 +59,8 @@ fn every_page_of_the_first_half_light_and_dark() {
             let ctx = eframe::egui::Context::default();
             let settings = Settings { dark, log_open: false, ..Settings::default() };
             let app = StudioApp::new(&ctx, settings, StartRequest { target: Some(OpenTarget::Project(PROJECT.into())), page: Some(page) });
-            let mut h = Harness::builder()
-                .with_size([1280.0, 860.0])
-                .wgpu()
-                .build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
+            let mut h =
+                Harness::builder().with_size([1280.0, 860.0]).wgpu().build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
             settle(&mut h, page.title());
             assert!(h.state().workspace.project().is_some(), "the project was read");
             // The process's memory and the machine's free memory change from run to run.

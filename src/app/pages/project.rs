@@ -106,10 +106,9 @@ impl ProjectPage {
         let task = Task::spawn("file dialog", ctx, move || match field {
             Field::Folder => rfd::FileDialog::new().set_title("Project folder").pick_folder(),
             Field::Model => rfd::FileDialog::new().set_title("Base model (.gguf)").add_filter("GGUF", &["gguf"]).pick_file(),
-            Field::Data => rfd::FileDialog::new()
-                .set_title("Instruction data")
-                .add_filter("Data", &["jsonl", "json", "csv", "parquet"])
-                .pick_file(),
+            Field::Data => {
+                rfd::FileDialog::new().set_title("Instruction data").add_filter("Data", &["jsonl", "json", "csv", "parquet"]).pick_file()
+            }
             Field::Bench(_) => rfd::FileDialog::new().set_title("Benchmark file").pick_file(),
         });
         self.picking = Some((field, task));
@@ -169,8 +168,24 @@ impl ProjectPage {
             let rows = [
                 ("Data", project.data.display().to_string()),
                 ("Base model", project.model.clone()),
-                ("Disperse", format!("{} on {} with {}, K = {}", project.raw.disperse.method, project.raw.disperse.field, project.encoder, project.k())),
-                ("Train", format!("preset {}, {}", project.raw.train.preset.as_deref().unwrap_or("paper"), if project.vanilla { "with the vanilla baseline" } else { "sub-models only" })),
+                (
+                    "Disperse",
+                    format!(
+                        "{} on {} with {}, K = {}",
+                        project.raw.disperse.method,
+                        project.raw.disperse.field,
+                        project.encoder,
+                        project.k()
+                    ),
+                ),
+                (
+                    "Train",
+                    format!(
+                        "preset {}, {}",
+                        project.raw.train.preset.as_deref().unwrap_or("paper"),
+                        if project.vanilla { "with the vanilla baseline" } else { "sub-models only" }
+                    ),
+                ),
                 ("Merges", project.merges.iter().map(|m| m.name.clone()).collect::<Vec<_>>().join(", ")),
                 ("Benchmarks", project.evals.iter().map(|e| e.spec.name.clone()).collect::<Vec<_>>().join(", ")),
                 ("Device", project.raw.device.device.clone()),

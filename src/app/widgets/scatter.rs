@@ -204,7 +204,8 @@ impl Scatter {
         let visuals = ui.visuals();
         painter.rect_filled(rect, 4.0, visuals.extreme_bg_color);
         let grey = if visuals.dark_mode { Color32::from_gray(70) } else { Color32::from_gray(205) };
-        let key = MeshKey { rect, view: self.view, highlight, colors: colors.to_vec(), grey, pixels_per_point: ui.ctx().pixels_per_point() };
+        let key =
+            MeshKey { rect, view: self.view, highlight, colors: colors.to_vec(), grey, pixels_per_point: ui.ctx().pixels_per_point() };
         let rebuilt = self.cache.as_ref().is_none_or(|(k, _)| *k != key);
         if rebuilt {
             let mesh = Arc::new(self.build_mesh(&key, scale));
@@ -225,7 +226,11 @@ impl Scatter {
             self.grid.nearest(&self.points, at, HOVER_REACH / scale, |i| highlight.is_none_or(|h| groups.get(i) == Some(&h)))
         });
         if let Some(i) = hovered {
-            painter.circle_stroke(self.to_screen(rect, scale, self.points[i]), self.dot_size() + 3.0, Stroke::new(1.5, visuals.text_color()));
+            painter.circle_stroke(
+                self.to_screen(rect, scale, self.points[i]),
+                self.dot_size() + 3.0,
+                Stroke::new(1.5, visuals.text_color()),
+            );
         }
         let clicked = if response.clicked() { hovered } else { None };
         ScatterResponse { hovered, clicked, rebuilt, response }

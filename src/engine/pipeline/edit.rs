@@ -70,8 +70,12 @@ pub fn set_settings(path: &Path, changes: &[(String, Value)]) -> Result<Project,
     let text = std::fs::read_to_string(&file).map_err(|e| PipelineError::io(&file, e))?;
     let mut doc = text.parse::<DocumentMut>().map_err(|e| PipelineError::Toml { file: file.clone(), detail: e.to_string() })?;
     for (key, value) in changes {
-        let (table, field) =
-            target_table(&mut doc, key).map_err(|detail| PipelineError::Invalid { file: file.clone(), line: 0, key: key.clone(), detail })?;
+        let (table, field) = target_table(&mut doc, key).map_err(|detail| PipelineError::Invalid {
+            file: file.clone(),
+            line: 0,
+            key: key.clone(),
+            detail,
+        })?;
         match table.get_mut(&field).and_then(Item::as_value_mut) {
             Some(old) => {
                 // Keep the comment after the value and the spacing around it.

@@ -4,6 +4,7 @@
 
 use super::filter::{matching_rows, Query};
 use super::view::DataView;
+use crate::app::bench::{percentile, thread_cpu_seconds};
 use crate::app::open::StartRequest;
 use crate::app::pages::Page;
 use crate::app::settings::Settings;
@@ -34,21 +35,6 @@ pub struct DataBenchFigure {
     pub top_row_at_end: usize,
     /// Rows drawn in the last frame (what fits, not all).
     pub rows_drawn: usize,
-}
-
-fn thread_cpu_seconds() -> f64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
-}
-
-fn percentile(v: &mut [f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 /// Measures the page with `rows` synthetic rows over `frames` frames.

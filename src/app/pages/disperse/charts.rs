@@ -78,14 +78,16 @@ pub fn charts_ui(map: &MapData, ui: &mut egui::Ui) {
     ui.label(RichText::new("The portions in words").strong());
     for p in &c.portions {
         let name = p.label.clone().unwrap_or_else(|| format!("Portion {}", p.id));
-        egui::CollapsingHeader::new(RichText::new(format!("{name} — {} rows", p.size)).color(map.colors[p.id])).id_salt(("portion", p.id)).show(ui, |ui| {
-            if !p.keywords.is_empty() {
-                let words: Vec<String> = p.keywords.iter().map(|k| k.word.clone()).collect();
-                ui.label(format!("Keywords: {}", words.join(", ")));
-            }
-            for r in &p.representatives {
-                ui.label(RichText::new(format!("line {}: {}", r.line, cut(&r.text, 160))).small());
-            }
-        });
+        egui::CollapsingHeader::new(RichText::new(format!("{name} — {} rows", p.size)).color(map.colors[p.id]))
+            .id_salt(("portion", p.id))
+            .show(ui, |ui| {
+                if !p.keywords.is_empty() {
+                    let words: Vec<String> = p.keywords.iter().map(|k| k.word.clone()).collect();
+                    ui.label(format!("Keywords: {}", words.join(", ")));
+                }
+                for r in &p.representatives {
+                    ui.label(RichText::new(format!("line {}: {}", r.line, cut(&r.text, 160))).small());
+                }
+            });
     }
 }

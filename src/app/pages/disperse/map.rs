@@ -65,7 +65,11 @@ pub fn map_ui(page: &mut DispersePage, ui: &mut egui::Ui) {
                     swatch(ui, map.colors.get(portion.id).copied().unwrap_or(Color32::GRAY));
                     let words: Vec<&str> = portion.keywords.iter().take(3).map(|k| k.word.as_str()).collect();
                     let name = portion.label.clone().unwrap_or_else(|| format!("Portion {}", portion.id));
-                    let text = format!("{name} · {} rows{}", portion.size, if words.is_empty() { String::new() } else { format!(" · {}", words.join(", ")) });
+                    let text = format!(
+                        "{name} · {} rows{}",
+                        portion.size,
+                        if words.is_empty() { String::new() } else { format!(" · {}", words.join(", ")) }
+                    );
                     if ui.selectable_label(selected, text).clicked() {
                         page.highlight = if selected { None } else { Some(id) };
                     }

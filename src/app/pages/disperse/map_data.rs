@@ -75,15 +75,21 @@ impl MapData {
             let (u, v) = (rng.next_f32().max(1e-7), rng.next_f32());
             (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
         };
-        let centres: Vec<[f32; 2]> = (0..k).map(|p| {
-            let a = p as f32 / k as f32 * std::f32::consts::TAU;
-            [3.0 * a.cos(), 2.0 * a.sin()]
-        }).collect();
+        let centres: Vec<[f32; 2]> = (0..k)
+            .map(|p| {
+                let a = p as f32 / k as f32 * std::f32::consts::TAU;
+                [3.0 * a.cos(), 2.0 * a.sin()]
+            })
+            .collect();
         let assignment: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
         let coords_2d: Vec<[f32; 2]> =
             assignment.iter().map(|&p| [centres[p as usize][0] + gauss(), centres[p as usize][1] + 0.7 * gauss()]).collect();
         let rows: Vec<RowText> = (0..n)
-            .map(|i| RowText { instruction: format!("Instruction number {i}: explain topic {} in a few sentences.", i % k), response: format!("Answer {i}."), line: i + 1 })
+            .map(|i| RowText {
+                instruction: format!("Instruction number {i}: explain topic {} in a few sentences.", i % k),
+                response: format!("Answer {i}."),
+                line: i + 1,
+            })
             .collect();
         let sizes: Vec<usize> = (0..k).map(|p| assignment.iter().filter(|&&a| a as usize == p).count()).collect();
         let portions = (0..k)

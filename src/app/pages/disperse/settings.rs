@@ -42,13 +42,15 @@ impl DisperseForm {
 fn choice(ui: &mut egui::Ui, id: &str, value: &mut String, options: &[(&str, &str)]) -> bool {
     let before = value.clone();
     let shown = options.iter().find(|(v, _)| v == value).map(|(_, l)| *l).unwrap_or(value.as_str()).to_string();
-    egui::ComboBox::from_id_salt(id).selected_text(shown).show_ui(ui, |ui| {
-        for (v, label) in options {
-            ui.selectable_value(value, v.to_string(), *label);
-        }
-    })
-    .response
-    .accessible_name(id);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for (v, label) in options {
+                ui.selectable_value(value, v.to_string(), *label);
+            }
+        })
+        .response
+        .accessible_name(id);
     *value != before
 }
 
@@ -68,13 +70,20 @@ pub fn settings_ui(ui: &mut egui::Ui, form: &mut DisperseForm, cx: &mut PageCtx<
                 changes.push(("disperse.encoder".into(), form.encoder.clone().into()));
             }
             ui.label("Text");
-            if choice(ui, "Text", &mut form.field, &[("instruction", "instruction"), ("response", "response"), ("both", "instruction + response")]) {
+            if choice(
+                ui,
+                "Text",
+                &mut form.field,
+                &[("instruction", "instruction"), ("response", "response"), ("both", "instruction + response")],
+            ) {
                 changes.push(("disperse.field".into(), form.field.clone().into()));
             }
             ui.end_row();
             if kind == "folder" {
                 ui.label("Encoder folder");
-                let edit = ui.add(egui::TextEdit::singleline(&mut form.encoder).hint_text("path to a sentence-transformers folder")).accessible_name("Encoder folder");
+                let edit = ui
+                    .add(egui::TextEdit::singleline(&mut form.encoder).hint_text("path to a sentence-transformers folder"))
+                    .accessible_name("Encoder folder");
                 if edit.lost_focus() && !form.encoder.trim().is_empty() {
                     changes.push(("disperse.encoder".into(), form.encoder.trim().to_string().into()));
                 }
@@ -119,7 +128,11 @@ pub fn settings_ui(ui: &mut egui::Ui, form: &mut DisperseForm, cx: &mut PageCtx<
         match &running {
             None => {
                 let ready = !cx.workspace.is_saving();
-                if ui.add_enabled(ready, egui::Button::new("Run disperse")).on_hover_text("Runs the data, embed and cluster stages that are not done").clicked() {
+                if ui
+                    .add_enabled(ready, egui::Button::new("Run disperse"))
+                    .on_hover_text("Runs the data, embed and cluster stages that are not done")
+                    .clicked()
+                {
                     cx.workspace.run("disperse", STAGES.iter().map(|s| s.to_string()).collect(), ui.ctx(), cx.activity);
                 }
             }
