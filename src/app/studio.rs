@@ -9,7 +9,8 @@ use super::frame::status_bar::status_bar;
 use super::frame::top_bar::{top_bar, TopBarAction};
 use super::open::{OpenTarget, StartRequest};
 use super::pages::{
-    data::DataPage, disperse::DispersePage, later::later_ui, model::ModelPage, project::ProjectPage, Page, PageCtx, Request,
+    compare::ComparePage, data::DataPage, disperse::DispersePage, merge::MergePage, model::ModelPage, playground::PlaygroundPage,
+    project::ProjectPage, train::TrainPage, Page, PageCtx, Request,
 };
 use super::settings::Settings;
 use super::task::Task;
@@ -35,6 +36,14 @@ pub struct Pages {
     pub model: ModelPage,
     /// Disperse page.
     pub disperse: DispersePage,
+    /// Train page.
+    pub train: TrainPage,
+    /// Merge page.
+    pub merge: MergePage,
+    /// Compare page.
+    pub compare: ComparePage,
+    /// Playground page.
+    pub playground: PlaygroundPage,
 }
 
 /// The application.
@@ -277,7 +286,10 @@ impl StudioApp {
                 Page::Data => self.pages.data.ui(ui, &mut cx),
                 Page::BaseModel => self.pages.model.ui(ui, &mut cx),
                 Page::Disperse => self.pages.disperse.ui(ui, &mut cx),
-                page => later_ui(ui, page, &mut cx),
+                Page::Train => self.pages.train.ui(ui, &mut cx),
+                Page::Merge => self.pages.merge.ui(ui, &mut cx),
+                Page::Compare => self.pages.compare.ui(ui, &mut cx),
+                Page::Playground => self.pages.playground.ui(ui, &mut cx),
             });
         });
         for request in requests {

@@ -11,10 +11,14 @@
 mod common;
 
 mod app;
+mod app_compare;
 mod app_data;
+mod app_merge;
 #[cfg(feature = "gui")]
 mod app_model;
+mod app_playground;
 mod app_snapshots;
+mod app_train;
 mod bad_input;
 mod cluster_sklearn;
 mod data_load;

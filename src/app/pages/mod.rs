@@ -1,10 +1,14 @@
 //! The pages of the window, one per step of the method, in the order a user walks through them.
 
+pub mod compare;
 pub mod data;
 pub mod disperse;
 pub mod later;
+pub mod merge;
 pub mod model;
+pub mod playground;
 pub mod project;
+pub mod train;
 
 use std::fmt;
 use std::str::FromStr;

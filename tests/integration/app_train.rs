@@ -1,0 +1,1 @@
+//! The train page driven through AccessKit.
