@@ -119,12 +119,17 @@ impl Workspace {
     /// Runs the stages matching `only` (and what they need that is not done) on a worker.
     /// `label` names the run in the log and the page ("disperse").
     pub fn run(&mut self, label: &str, only: Vec<String>, ctx: &egui::Context, activity: &mut Activity) {
+        self.run_with(label, RunOptions { only, ..RunOptions::default() }, ctx, activity);
+    }
+
+    /// Runs the pipeline with `opts` (`force` re-runs stages that are done) on a worker, unless a
+    /// run is in progress.
+    pub fn run_with(&mut self, label: &str, opts: RunOptions, ctx: &egui::Context, activity: &mut Activity) {
         let Some(dir) = self.dir.clone() else { return };
         if self.run.is_some() {
             return;
         }
         self.last_run = None;
-        let opts = RunOptions { only, ..RunOptions::default() };
         self.run = Some(Job::spawn(label, ctx, activity, move |sink, cancel| run_project(&dir, &opts, sink, cancel)));
         self.reread(ctx);
     }

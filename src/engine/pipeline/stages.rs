@@ -31,7 +31,7 @@ fn stage_error<E: StageError>(e: E) -> PipelineError {
 }
 
 /// The model and adapter a label stands for: base, vanilla / sub-N (adapters), or a merge.
-fn model_source(project: &Project, label: &str) -> (String, Option<PathBuf>) {
+pub fn model_source(project: &Project, label: &str) -> (String, Option<PathBuf>) {
     let dir = &project.dir;
     if label == "base" {
         return (project.model.clone(), None);
