@@ -60,11 +60,11 @@ dtype = "auto"           # auto (f32 on the CPU, bf16 on GPUs), f32, bf16 or f16
 encoder = "builtin"      # builtin (no weights), minilm, or a sentence-transformers folder
 field = "instruction"    # instruction, response or both
 method = "kmeans"        # kmeans, balanced, random (the paper found it as good) or field
-k = {k}                      # portions = sub-models; the paper's best was 4
+{k_setting:<25}# portions = sub-models; the paper's best was 4
 seed = 0
 
 [train]
-preset = {preset}       # paper: r16, lr 3e-4, effective batch 16, 1024 tokens; quick: a short CPU run
+{preset_setting:<25}# paper: r16, lr 3e-4, effective batch 16, 1024 tokens; quick: a short CPU run
 vanilla = true           # also train on all the data: the baseline DTM is compared with
 # max_steps = 100        # any preset value can be overridden: lora_r, lora_alpha, lora_dropout,
 #                        # targets, lr, schedule, warmup, epochs, batch, grad_accum, max_len, seed,
@@ -82,12 +82,12 @@ device = "auto"          # auto, cpu, cuda[:N] or metal[:N]
 "#,
         data = quoted(&written(&req.dir, &req.data)),
         model = quoted(&model),
-        k = req.k,
-        preset = quoted(&req.preset),
+        k_setting = format!("k = {}", req.k),
+        preset_setting = format!("preset = {}", quoted(&req.preset)),
     );
     for (name, path) in &req.benchmarks {
         t.push_str(&format!(
-            "\n[[eval]]\nname = {}\npath = {}\n# limit = 100             # first N items only\n",
+            "\n[[eval]]\nname = {}\npath = {}\n# limit = 100            # first N items only\n",
             quoted(name),
             quoted(&written(&req.dir, path))
         ));
