@@ -1,7 +1,7 @@
 //! The Train page driven through AccessKit on a tiny-llama project whose split is done: the queue
 //! started from the page, loss points arriving live, one run stopped (it writes a checkpoint)
-//! while the others go on, then resumed from that checkpoint; a run whose loss blows up shown
-//! with its message and what to change; images of the page light and dark with curves; and the
+//! while the others go on, then resumed from that checkpoint; failed runs (no example fits in
+//! max length) shown with their message and what to change; images of the page light and dark with curves; and the
 //! frame time with four curves of 5,000 points.
 
 use super::app::{shows, wait_until, window};
@@ -80,9 +80,10 @@ fn app_train_queue_stop_and_resume() {
 }
 
 #[test]
-fn app_train_a_run_whose_loss_blows_up_says_what_to_change() {
+fn app_train_a_failed_run_says_why_and_what_to_change() {
     let dir = tempfile::tempdir().unwrap();
-    split_project(dir.path(), 6, &[("train.lr", 1e6.into()), ("train.vanilla", false.into())]);
+    // Four tokens hold no prompt with its response: every example is dropped.
+    split_project(dir.path(), 6, &[("train.max_len", 4.into()), ("train.vanilla", false.into())]);
     let mut h = train_window(dir.path());
     h.get_by_label("Train all").click();
     wait_until(&mut h, "the runs to fail", 120, |h| {
@@ -90,8 +91,8 @@ fn app_train_a_run_whose_loss_blows_up_says_what_to_change() {
             && h.state().workspace.statuses.iter().filter(|s| s.stage.starts_with("train:")).all(|s| s.state == StageState::Failed)
     });
     wait_until(&mut h, "the failure shown", 20, |h| shows(h, "sub-0 failed:") && shows(h, "sub-1 failed:"));
-    assert!(shows(&h, "the loss became"), "the trainer's message is shown");
-    assert!(shows(&h, "lower the learning rate"), "and what to change");
+    assert!(shows(&h, "no examples left to train on"), "the trainer's message is shown");
+    assert!(shows(&h, "raise max length"), "and what to change");
     assert!(shows(&h, "Retry sub-0"));
 }
 
