@@ -133,7 +133,15 @@ pub struct Activity {
 
 impl Default for Activity {
     fn default() -> Self {
-        Self { opened: Instant::now(), sources: Vec::new(), log: VecDeque::new(), running: Vec::new(), runs: BTreeMap::new(), ended: 0, last_error: String::new() }
+        Self {
+            opened: Instant::now(),
+            sources: Vec::new(),
+            log: VecDeque::new(),
+            running: Vec::new(),
+            runs: BTreeMap::new(),
+            ended: 0,
+            last_error: String::new(),
+        }
     }
 }
 

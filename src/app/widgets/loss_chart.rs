@@ -5,7 +5,7 @@
 
 use super::curve_data::{downsample, smooth};
 use eframe::egui::{self, Color32};
-use egui_plot::{HoverPosition, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
+use egui_plot::{ColorConflictHandling, HoverPosition, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
 /// One run's curve.
 pub struct LossSeries<'a> {
@@ -42,11 +42,7 @@ impl Default for LossChartOptions {
 pub fn loss_chart(ui: &mut egui::Ui, id: &str, height: f32, series: &[LossSeries<'_>], options: LossChartOptions) -> egui::Response {
     let log_y = options.log_y;
     let map = move |points: &[[f64; 2]], scale: f64| -> Vec<[f64; 2]> {
-        points
-            .iter()
-            .filter(|p| !log_y || p[1] > 0.0)
-            .map(|&[x, y]| [x * scale, if log_y { y.log10() } else { y }])
-            .collect()
+        points.iter().filter(|p| !log_y || p[1] > 0.0).map(|&[x, y]| [x * scale, if log_y { y.log10() } else { y }]).collect()
     };
     let prepared: Vec<(Vec<[f64; 2]>, Vec<[f64; 2]>, Vec<[f64; 2]>)> = series
         .iter()
@@ -59,21 +55,19 @@ pub fn loss_chart(ui: &mut egui::Ui, id: &str, height: f32, series: &[LossSeries
         .collect();
     let mut plot = Plot::new(id)
         .height(height)
-        .legend(Legend::default())
+        .legend(Legend::default().color_conflict_handling(ColorConflictHandling::PickLast))
         .x_axis_label(if options.x_as_fraction { "share of the run" } else { "step" })
         .y_axis_label(if log_y { "loss (log scale)" } else { "loss" })
         .allow_scroll(false);
     if log_y {
-        plot = plot
-            .y_axis_formatter(|mark, _| format_loss(10f64.powf(mark.value)))
-            .label_formatter(|hover| {
-                Some(match hover {
-                    HoverPosition::NearDataPoint { plot_name, position, .. } => {
-                        format!("{plot_name}\nx {:.3}\nloss {}", position.x, format_loss(10f64.powf(position.y)))
-                    }
-                    HoverPosition::Elsewhere { position } => format!("x {:.3}\nloss {}", position.x, format_loss(10f64.powf(position.y))),
-                })
-            });
+        plot = plot.y_axis_formatter(|mark, _| format_loss(10f64.powf(mark.value))).label_formatter(|hover| {
+            Some(match hover {
+                HoverPosition::NearDataPoint { plot_name, position, .. } => {
+                    format!("{plot_name}\nx {:.3}\nloss {}", position.x, format_loss(10f64.powf(position.y)))
+                }
+                HoverPosition::Elsewhere { position } => format!("x {:.3}\nloss {}", position.x, format_loss(10f64.powf(position.y))),
+            })
+        });
     }
     plot.show(ui, |plot_ui| {
         let bounds = plot_ui.plot_bounds();
@@ -92,7 +86,11 @@ pub fn loss_chart(ui: &mut egui::Ui, id: &str, height: f32, series: &[LossSeries
             }
             if !markers.is_empty() {
                 plot_ui.points(
-                    Points::new(s.name, PlotPoints::new(markers.clone())).color(s.color).shape(MarkerShape::Diamond).radius(4.0).filled(true),
+                    Points::new(s.name, PlotPoints::new(markers.clone()))
+                        .color(s.color)
+                        .shape(MarkerShape::Diamond)
+                        .radius(4.0)
+                        .filled(true),
                 );
             }
         }

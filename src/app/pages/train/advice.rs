@@ -29,7 +29,9 @@ mod tests {
         let nan = "train sub-1: the loss became NaN at step 3; stopped without saving this step (the last good checkpoint is kept). Lower the learning rate, or use f32 instead of f16";
         assert!(advice(nan).unwrap().contains("lower the learning rate"));
         assert!(advice("CUDA error: out of memory").unwrap().contains("lower the batch"));
-        assert!(advice("train/sub-0: checkpoint: was written with different settings; use another output folder").unwrap().contains("Retry"));
+        assert!(advice("train/sub-0: checkpoint: was written with different settings; use another output folder")
+            .unwrap()
+            .contains("Retry"));
         assert!(advice("training data: no training examples").unwrap().contains("rows"));
         assert_eq!(advice("the disk is full"), None);
     }

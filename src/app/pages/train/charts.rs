@@ -95,7 +95,9 @@ pub fn ratio_ui(ui: &mut egui::Ui, runs: &[ChartRun<'_>], x_as_fraction: bool) {
                         .y_axis_label("ratio")
                         .show(ui, |plot| {
                             plot.line(Line::new(r.run, PlotPoints::new(pts.clone())).color(r.color).width(2.0));
-                            plot.points(Points::new(r.run, PlotPoints::new(pts.clone())).color(r.color).shape(MarkerShape::Circle).radius(3.0));
+                            plot.points(
+                                Points::new(r.run, PlotPoints::new(pts.clone())).color(r.color).shape(MarkerShape::Circle).radius(3.0),
+                            );
                         });
                 });
             }

@@ -175,7 +175,9 @@ mod tests {
             checkpoint_step: Some(steps),
             train_examples: 10,
             val_examples: 2,
-            log: (1..=steps).map(|s| LogEntry { step: s, loss: 3.0 - s as f64 * 0.1, lr: 1e-3, grad_norm: 1.0, tokens_per_s: 1.0 }).collect(),
+            log: (1..=steps)
+                .map(|s| LogEntry { step: s, loss: 3.0 - s as f64 * 0.1, lr: 1e-3, grad_norm: 1.0, tokens_per_s: 1.0 })
+                .collect(),
             evals: evals.iter().map(|&s| EvalEntry { step: s, train_loss: 3.0, val_loss: Some(3.1) }).collect(),
             config: TrainConfig::quick(),
         }

@@ -105,11 +105,48 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut TrainForm, cx: &mut PageCtx<'_>) {
         let c = &mut form.config;
         egui::Grid::new("train-settings").num_columns(9).spacing([10.0, 6.0]).show(ui, |ui| {
             let f = |label, key, tip, paper: String| Field { label, key, tip, paper };
-            number(ui, f("LoRA rank", "lora_r", "Rank r of each adapter: more is more capacity and memory", paper.lora.rank.to_string()), &mut c.lora.rank, 1..=512, &mut changes, int, false);
-            number(ui, f("LoRA alpha", "lora_alpha", "Scale of the adapter's update (alpha / r)", paper.lora.alpha.to_string()), &mut c.lora.alpha, 0.1..=1024.0, &mut changes, toml_edit::Value::from, false);
-            number(ui, f("LoRA dropout", "lora_dropout", "Share of the adapter's inputs dropped while training", paper.lora.dropout.to_string()), &mut c.lora.dropout, 0.0..=0.9, &mut changes, |v| toml_edit::Value::from(v as f64), false);
+            number(
+                ui,
+                f("LoRA rank", "lora_r", "Rank r of each adapter: more is more capacity and memory", paper.lora.rank.to_string()),
+                &mut c.lora.rank,
+                1..=512,
+                &mut changes,
+                int,
+                false,
+            );
+            number(
+                ui,
+                f("LoRA alpha", "lora_alpha", "Scale of the adapter's update (alpha / r)", paper.lora.alpha.to_string()),
+                &mut c.lora.alpha,
+                0.1..=1024.0,
+                &mut changes,
+                toml_edit::Value::from,
+                false,
+            );
+            number(
+                ui,
+                f("LoRA dropout", "lora_dropout", "Share of the adapter's inputs dropped while training", paper.lora.dropout.to_string()),
+                &mut c.lora.dropout,
+                0.0..=0.9,
+                &mut changes,
+                |v| toml_edit::Value::from(v as f64),
+                false,
+            );
             ui.end_row();
-            number(ui, f("Learning rate", "lr", "Peak learning rate of AdamW; lower it when the loss blows up", format!("{:.0e}", paper.learning_rate)), &mut c.learning_rate, 1e-7..=1e7, &mut changes, toml_edit::Value::from, true);
+            number(
+                ui,
+                f(
+                    "Learning rate",
+                    "lr",
+                    "Peak learning rate of AdamW; lower it when the loss blows up",
+                    format!("{:.0e}", paper.learning_rate),
+                ),
+                &mut c.learning_rate,
+                1e-7..=1e7,
+                &mut changes,
+                toml_edit::Value::from,
+                true,
+            );
             ui.label("Schedule").on_hover_text("How the learning rate falls after the warm-up");
             let before = c.schedule;
             egui::ComboBox::from_id_salt("train-schedule")
@@ -125,27 +162,112 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut TrainForm, cx: &mut PageCtx<'_>) {
                 changes.push(("train.schedule".into(), format!("{:?}", c.schedule).to_lowercase().into()));
             }
             ui.label(RichText::new("paper cosine").weak().small());
-            number(ui, f("Warm-up steps", "warmup", "Steps over which the learning rate rises from 0 to its peak", paper.warmup_steps.to_string()), &mut c.warmup_steps, 0..=100_000, &mut changes, int, false);
+            number(
+                ui,
+                f("Warm-up steps", "warmup", "Steps over which the learning rate rises from 0 to its peak", paper.warmup_steps.to_string()),
+                &mut c.warmup_steps,
+                0..=100_000,
+                &mut changes,
+                int,
+                false,
+            );
             ui.end_row();
-            number(ui, f("Epochs", "epochs", "Passes over the portion's rows (max steps wins when set)", paper.epochs.to_string()), &mut c.epochs, 0.1..=100.0, &mut changes, toml_edit::Value::from, false);
-            number(ui, f("Batch", "batch", "Sequences per forward pass; lower it when memory runs out", paper.micro_batch.to_string()), &mut c.micro_batch, 1..=512, &mut changes, int, false);
-            number(ui, f("Grad accum", "grad_accum", "Batches per optimiser step (effective batch = batch x this)", paper.grad_accum.to_string()), &mut c.grad_accum, 1..=512, &mut changes, int, false);
+            number(
+                ui,
+                f("Epochs", "epochs", "Passes over the portion's rows (max steps wins when set)", paper.epochs.to_string()),
+                &mut c.epochs,
+                0.1..=100.0,
+                &mut changes,
+                toml_edit::Value::from,
+                false,
+            );
+            number(
+                ui,
+                f("Batch", "batch", "Sequences per forward pass; lower it when memory runs out", paper.micro_batch.to_string()),
+                &mut c.micro_batch,
+                1..=512,
+                &mut changes,
+                int,
+                false,
+            );
+            number(
+                ui,
+                f("Grad accum", "grad_accum", "Batches per optimiser step (effective batch = batch x this)", paper.grad_accum.to_string()),
+                &mut c.grad_accum,
+                1..=512,
+                &mut changes,
+                int,
+                false,
+            );
             ui.end_row();
-            number(ui, f("Max length", "max_len", "Tokens per example after truncation; lower it when memory runs out", paper.max_len.to_string()), &mut c.max_len, 2..=131_072, &mut changes, int, false);
+            number(
+                ui,
+                f("Max length", "max_len", "Tokens per example after truncation; lower it when memory runs out", paper.max_len.to_string()),
+                &mut c.max_len,
+                2..=131_072,
+                &mut changes,
+                int,
+                false,
+            );
             let mut steps = c.max_steps.unwrap_or(0);
-            number(ui, f("Max steps", "max_steps", "Stop after this many optimiser steps (0 in the box: unset keeps the epochs)", "unset".into()), &mut steps, 0..=10_000_000, &mut changes, int, false);
+            number(
+                ui,
+                f("Max steps", "max_steps", "Stop after this many optimiser steps (0 in the box: unset keeps the epochs)", "unset".into()),
+                &mut steps,
+                0..=10_000_000,
+                &mut changes,
+                int,
+                false,
+            );
             if steps > 0 {
                 c.max_steps = Some(steps);
             } else if changes.last().is_some_and(|(k, _)| k == "train.max_steps") {
                 // 0 steps is no run: keep the file as it is.
                 changes.pop();
             }
-            number(ui, f("Seed", "seed", "Seed of the data order, the adapter's start and dropout", paper.seed.to_string()), &mut c.seed, 0..=u32::MAX as u64, &mut changes, int, false);
+            number(
+                ui,
+                f("Seed", "seed", "Seed of the data order, the adapter's start and dropout", paper.seed.to_string()),
+                &mut c.seed,
+                0..=u32::MAX as u64,
+                &mut changes,
+                int,
+                false,
+            );
             ui.end_row();
-            number(ui, f("Evaluate every", "eval_every", "Steps between validation-loss points (they make the ratio chart)", paper.eval_every.to_string()), &mut c.eval_every, 0..=100_000, &mut changes, int, false);
-            number(ui, f("Save every", "save_every", "Steps between checkpoints (a stopped run resumes from the last one)", paper.save_every.to_string()), &mut c.save_every, 0..=100_000, &mut changes, int, false);
+            number(
+                ui,
+                f(
+                    "Evaluate every",
+                    "eval_every",
+                    "Steps between validation-loss points (they make the ratio chart)",
+                    paper.eval_every.to_string(),
+                ),
+                &mut c.eval_every,
+                0..=100_000,
+                &mut changes,
+                int,
+                false,
+            );
+            number(
+                ui,
+                f(
+                    "Save every",
+                    "save_every",
+                    "Steps between checkpoints (a stopped run resumes from the last one)",
+                    paper.save_every.to_string(),
+                ),
+                &mut c.save_every,
+                0..=100_000,
+                &mut changes,
+                int,
+                false,
+            );
+            ui.end_row();
+        });
+        ui.horizontal(|ui| {
             ui.label("Targets").on_hover_text("Layers that get adapters: names such as gate_proj, or all-linear");
-            let edit = ui.add(egui::TextEdit::singleline(&mut form.targets).desired_width(180.0)).accessible_name("Targets");
+            let edit = ui.add(egui::TextEdit::singleline(&mut form.targets).desired_width(260.0)).accessible_name("Targets");
             if edit.lost_focus() {
                 let names: Vec<String> = form.targets.split([',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect();
                 if !names.is_empty() && names != c.lora.targets {
@@ -153,7 +275,6 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut TrainForm, cx: &mut PageCtx<'_>) {
                 }
             }
             ui.label(RichText::new(format!("paper {}", paper.lora.targets.join(", "))).weak().small());
-            ui.end_row();
         });
     });
     if !changes.is_empty() {

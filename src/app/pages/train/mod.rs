@@ -127,7 +127,11 @@ impl TrainPage {
                 self.queue.add(&runs, false);
             }
             let busy = self.queue.is_active() || !self.queue.wanted.is_empty();
-            if ui.add_enabled(busy, egui::Button::new("Stop all")).on_hover_text("Stop training; every run writes its checkpoint first").clicked() {
+            if ui
+                .add_enabled(busy, egui::Button::new("Stop all"))
+                .on_hover_text("Stop training; every run writes its checkpoint first")
+                .clicked()
+            {
                 self.queue.stop_all(cx.workspace);
             }
             if self.queue.is_active() {

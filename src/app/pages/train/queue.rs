@@ -147,9 +147,11 @@ impl Queue {
             // Runs that ended in this pipeline run (done or failed) leave the queue; a run
             // stopped only to make way keeps its place and resumes from its checkpoint.
             let ended_here = |run: &String| {
-                activity.runs.get(run).and_then(|r| r.outcome.as_ref()).is_some_and(|(outcome, at)| {
-                    *at > since && matches!(outcome, RunOutcome::Done | RunOutcome::Failed(_))
-                })
+                activity
+                    .runs
+                    .get(run)
+                    .and_then(|r| r.outcome.as_ref())
+                    .is_some_and(|(outcome, at)| *at > since && matches!(outcome, RunOutcome::Done | RunOutcome::Failed(_)))
             };
             let keep = std::mem::take(&mut self.relaunch);
             self.wanted.retain(|r| if launched.contains(r) { keep && !ended_here(r) } else { true });

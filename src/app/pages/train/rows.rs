@@ -147,7 +147,13 @@ pub fn rows_ui(ui: &mut egui::Ui, views: &[RunView<'_>], queue: &Queue) -> Optio
             };
             ui.label(RichText::new(&state).color(color)).on_hover_text(format!("stage train:{}", v.run));
             let (step, total) = v.steps();
-            let fraction = if v.status.state == StageState::Done { 1.0 } else if total > 0 { step as f32 / total as f32 } else { 0.0 };
+            let fraction = if v.status.state == StageState::Done {
+                1.0
+            } else if total > 0 {
+                step as f32 / total as f32
+            } else {
+                0.0
+            };
             ui.add(egui::ProgressBar::new(fraction.clamp(0.0, 1.0)).desired_width(180.0).show_percentage())
                 .accessible_name(format!("{} progress", v.run));
             ui.label(if total > 0 { format!("{step} / {total}") } else { String::new() });
@@ -160,7 +166,10 @@ pub fn rows_ui(ui: &mut egui::Ui, views: &[RunView<'_>], queue: &Queue) -> Optio
                 RowAction::Start => ("Start", "Queue this run; it trains when the runs before it are done"),
                 RowAction::Stop => ("Stop", "Stop this run: it writes a checkpoint first, and Resume goes on from there"),
                 RowAction::Resume => ("Resume", "Go on from the last checkpoint"),
-                RowAction::Retry => ("Retry", "Train again with the current settings (from the last good checkpoint when they did not change)"),
+                RowAction::Retry if v.failure().is_some() => {
+                    ("Retry", "Train again with the current settings (from the last good checkpoint when they did not change)")
+                }
+                RowAction::Retry => ("Train again", "Train this run again from the start with the current settings"),
             };
             if ui.button(word).accessible_name(format!("{word} {}", v.run)).on_hover_text(tip).clicked() {
                 pressed = Some((v.run.to_string(), action));
