@@ -155,6 +155,14 @@ fn app_train_snapshots_light_and_dark() {
         for rect in volatile {
             h.mask(rect);
         }
+        // The device menu (it shows the machine's free memory) sits left of the zoom figure and
+        // the theme button.
+        let theme = h.get_by_label(if dark { "Light theme" } else { "Dark theme" }).rect();
+        let menu = eframe::egui::Rect::from_min_max(
+            eframe::egui::pos2(theme.min.x - 345.0, theme.min.y - 2.0),
+            eframe::egui::pos2(theme.min.x - 50.0, theme.max.y + 2.0),
+        );
+        h.mask(menu);
         results.add(h.try_snapshot(if dark { "train-dark" } else { "train-light" }));
     }
 }
