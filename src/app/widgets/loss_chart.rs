@@ -44,13 +44,14 @@ pub fn loss_chart(ui: &mut egui::Ui, id: &str, height: f32, series: &[LossSeries
     let map = move |points: &[[f64; 2]], scale: f64| -> Vec<[f64; 2]> {
         points.iter().filter(|p| !log_y || p[1] > 0.0).map(|&[x, y]| [x * scale, if log_y { y.log10() } else { y }]).collect()
     };
-    let prepared: Vec<(Vec<[f64; 2]>, Vec<[f64; 2]>, Vec<[f64; 2]>)> = series
+    // Per run: the raw curve, its smoothed copy and the markers, in the axes' units.
+    let prepared: Vec<[Vec<[f64; 2]>; 3]> = series
         .iter()
         .map(|s| {
             let scale = if options.x_as_fraction { 1.0 / s.total_steps.max(1) as f64 } else { 1.0 };
             let raw = map(s.points, scale);
             let smoothed = smooth(&raw, options.smoothing);
-            (raw, smoothed, map(s.markers, scale))
+            [raw, smoothed, map(s.markers, scale)]
         })
         .collect();
     let mut plot = Plot::new(id)
@@ -73,7 +74,7 @@ pub fn loss_chart(ui: &mut egui::Ui, id: &str, height: f32, series: &[LossSeries
         let bounds = plot_ui.plot_bounds();
         let columns = plot_ui.transform().frame().width().max(1.0) as usize;
         let auto = plot_ui.auto_bounds().x;
-        for (s, (raw, smoothed, markers)) in series.iter().zip(&prepared) {
+        for (s, [raw, smoothed, markers]) in series.iter().zip(&prepared) {
             let (x_min, x_max) = match (auto, raw.first(), raw.last()) {
                 (true, Some(a), Some(b)) => (a[0], b[0]),
                 _ => (bounds.min()[0], bounds.max()[0]),
