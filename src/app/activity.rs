@@ -254,3 +254,36 @@ impl Activity {
         self.running.last()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loss(run: &str, step: u64, train: f64, val: Option<f64>) -> Event {
+        Event::Loss { run: run.into(), step, train: Some(train), val }
+    }
+
+    #[test]
+    fn loss_events_make_each_runs_curve_and_a_resume_replaces_what_followed_its_step() {
+        let mut a = Activity::default();
+        a.take("train", Event::StageStarted { stage: "train sub-0".into() });
+        a.take("train", loss("sub-0", 0, 3.0, Some(3.2)));
+        for step in 1..=4 {
+            a.take("train", loss("sub-0", step, 3.0 - step as f64 * 0.1, None));
+        }
+        a.take("train", loss("sub-0", 4, 2.5, None)); // an evaluation without validation rows
+        a.take("train", loss("vanilla", 1, 9.0, None));
+        a.take("train", Event::Cancelled { stage: "train sub-0".into(), reason: "stop".into() });
+        let run = &a.runs["sub-0"];
+        assert_eq!(run.steps.iter().map(|p| p[0]).collect::<Vec<_>>(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(run.evals, vec![(0, 3.0, 3.2)]);
+        assert_eq!(run.outcome, Some((RunOutcome::Cancelled, 1)));
+        assert_eq!(a.runs["vanilla"].steps, vec![[1.0, 9.0]]);
+
+        // Resumed from a checkpoint at step 2: steps 3 and 4 are taken again.
+        a.take("train", loss("sub-0", 3, 1.0, None));
+        assert_eq!(a.runs["sub-0"].steps, vec![[1.0, 2.9], [2.0, 2.8], [3.0, 1.0]]);
+        a.take("train", Event::Failed { stage: "train sub-0".into(), message: "boom".into() });
+        assert_eq!(a.runs["sub-0"].outcome, Some((RunOutcome::Failed("boom".into()), 2)));
+    }
+}
