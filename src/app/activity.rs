@@ -3,7 +3,7 @@
 
 use crate::engine::job::{Event, EventReceiver, LogLevel};
 use eframe::egui;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Log lines kept; older ones are dropped first.
@@ -69,6 +69,51 @@ impl RunningStage {
     }
 }
 
+/// How a training run's stage last ended, as its events told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// Its stage started and has not ended.
+    Running,
+    /// It finished.
+    Done,
+    /// It was stopped (after writing its checkpoint).
+    Cancelled,
+    /// It failed, with the stage's message.
+    Failed(String),
+}
+
+/// A training run as seen live through its `Event::Loss` points: nothing is dropped; a point at a
+/// step already seen (a run resumed from an earlier checkpoint) replaces what followed it.
+#[derive(Debug, Clone, Default)]
+pub struct LiveRun {
+    /// (step, training loss) per optimiser step.
+    pub steps: Vec<[f64; 2]>,
+    /// (step, train-slice loss, validation loss) per evaluation with validation rows.
+    pub evals: Vec<(u64, f64, f64)>,
+    /// How its stage last ended, and the `ended` count of the activity when it did.
+    pub outcome: Option<(RunOutcome, u64)>,
+}
+
+impl LiveRun {
+    fn add(&mut self, step: u64, train: Option<f64>, val: Option<f64>) {
+        let x = step as f64;
+        match (train, val) {
+            (Some(t), Some(v)) => {
+                self.evals.retain(|e| e.0 < step);
+                self.evals.push((step, t, v));
+            }
+            // An evaluation without validation rows (at step 0 or right after its step's point).
+            (Some(_), None) if step == 0 || self.steps.last().is_some_and(|p| p[0] == x) => {}
+            (Some(t), None) => {
+                let keep = self.steps.partition_point(|p| p[0] < x);
+                self.steps.truncate(keep);
+                self.steps.push([x, t]);
+            }
+            (None, _) => {}
+        }
+    }
+}
+
 /// Events of every job, as the log and the running stages.
 pub struct Activity {
     opened: Instant,
@@ -77,6 +122,10 @@ pub struct Activity {
     pub log: VecDeque<LogLine>,
     /// Stages running now, outermost first.
     pub running: Vec<RunningStage>,
+    /// Training runs seen live, by run name ("vanilla", "sub-0").
+    pub runs: BTreeMap<String, LiveRun>,
+    /// Training stages ended so far (a clock for [`LiveRun::outcome`]).
+    pub ended: u64,
     /// The message of the last error logged, so that the same failure reported by each stage it
     /// passes through (k-means, cluster, run) is logged once.
     last_error: String,
@@ -84,7 +133,15 @@ pub struct Activity {
 
 impl Default for Activity {
     fn default() -> Self {
-        Self { opened: Instant::now(), sources: Vec::new(), log: VecDeque::new(), running: Vec::new(), last_error: String::new() }
+        Self {
+            opened: Instant::now(),
+            sources: Vec::new(),
+            log: VecDeque::new(),
+            running: Vec::new(),
+            runs: BTreeMap::new(),
+            ended: 0,
+            last_error: String::new(),
+        }
     }
 }
 
@@ -134,6 +191,7 @@ impl Activity {
     }
 
     fn take(&mut self, source: &str, event: Event) {
+        self.follow_run(&event);
         match event {
             Event::StageStarted { stage } => {
                 self.running.push(RunningStage { stage, step: 0, total: 0, detail: String::new(), started: Instant::now() })
@@ -165,6 +223,26 @@ impl Activity {
         }
     }
 
+    /// Keeps the loss points and the outcome of training stages (`train RUN`).
+    fn follow_run(&mut self, event: &Event) {
+        let (stage, outcome) = match event {
+            Event::Loss { run, step, train, val } => {
+                self.runs.entry(run.clone()).or_default().add(*step, *train, *val);
+                return;
+            }
+            Event::StageStarted { stage } => (stage, RunOutcome::Running),
+            Event::StageDone { stage, .. } => (stage, RunOutcome::Done),
+            Event::Cancelled { stage, .. } => (stage, RunOutcome::Cancelled),
+            Event::Failed { stage, message } => (stage, RunOutcome::Failed(message.clone())),
+            _ => return,
+        };
+        let Some(run) = stage.strip_prefix("train ") else { return };
+        if outcome != RunOutcome::Running {
+            self.ended += 1;
+        }
+        self.runs.entry(run.to_string()).or_default().outcome = Some((outcome, self.ended));
+    }
+
     fn end(&mut self, stage: &str) {
         if let Some(i) = self.running.iter().rposition(|r| r.stage == stage) {
             self.running.remove(i);
@@ -174,5 +252,38 @@ impl Activity {
     /// The innermost running stage: the one the status bar shows.
     pub fn current(&self) -> Option<&RunningStage> {
         self.running.last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loss(run: &str, step: u64, train: f64, val: Option<f64>) -> Event {
+        Event::Loss { run: run.into(), step, train: Some(train), val }
+    }
+
+    #[test]
+    fn loss_events_make_each_runs_curve_and_a_resume_replaces_what_followed_its_step() {
+        let mut a = Activity::default();
+        a.take("train", Event::StageStarted { stage: "train sub-0".into() });
+        a.take("train", loss("sub-0", 0, 3.0, Some(3.2)));
+        for step in 1..=4 {
+            a.take("train", loss("sub-0", step, 3.0 - step as f64 * 0.1, None));
+        }
+        a.take("train", loss("sub-0", 4, 2.5, None)); // an evaluation without validation rows
+        a.take("train", loss("vanilla", 1, 9.0, None));
+        a.take("train", Event::Cancelled { stage: "train sub-0".into(), reason: "stop".into() });
+        let run = &a.runs["sub-0"];
+        assert_eq!(run.steps.iter().map(|p| p[0]).collect::<Vec<_>>(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(run.evals, vec![(0, 3.0, 3.2)]);
+        assert_eq!(run.outcome, Some((RunOutcome::Cancelled, 1)));
+        assert_eq!(a.runs["vanilla"].steps, vec![[1.0, 9.0]]);
+
+        // Resumed from a checkpoint at step 2: steps 3 and 4 are taken again.
+        a.take("train", loss("sub-0", 3, 1.0, None));
+        assert_eq!(a.runs["sub-0"].steps, vec![[1.0, 2.9], [2.0, 2.8], [3.0, 1.0]]);
+        a.take("train", Event::Failed { stage: "train sub-0".into(), message: "boom".into() });
+        assert_eq!(a.runs["sub-0"].outcome, Some((RunOutcome::Failed("boom".into()), 2)));
     }
 }

@@ -3,6 +3,7 @@
 //! a real window is not included). The pointer sweeps the map (hover lookups) for the first half
 //! of the frames and drags it (a new mesh every frame) for the second half. With `background`,
 //! k-means runs on a worker meanwhile, with its events drained by the window as in a real run.
+//! With `--page train`, the Train page with synthetic loss curves instead ([`measure_train`]).
 
 use super::open::StartRequest;
 use super::pages::disperse::map_data::MapData;
@@ -56,6 +57,77 @@ pub struct GuiBenchFigure {
     pub hover_hits: usize,
     /// Background k-means runs finished during the measurement.
     pub background_runs: usize,
+}
+
+/// What to measure on the Train page.
+#[derive(Debug, Clone)]
+pub struct TrainBenchOptions {
+    /// Runs on the loss chart.
+    pub runs: usize,
+    /// Logged steps per run.
+    pub points: usize,
+    /// Frames measured (after 10 warm-up frames).
+    pub frames: usize,
+    /// Window size in points.
+    pub size: [f32; 2],
+}
+
+/// One `bench gui --page train` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBenchFigure {
+    /// Always "gui-train".
+    pub what: &'static str,
+    /// Runs on the chart.
+    pub runs: usize,
+    /// Points per run.
+    pub points: usize,
+    /// Frames measured.
+    pub frames: usize,
+    /// Median UI-thread CPU time of a frame, ms.
+    pub frame_ms_median: f64,
+    /// 95th percentile of it, ms.
+    pub frame_ms_p95: f64,
+    /// Median wall-clock time of a frame, ms.
+    pub wall_ms_median: f64,
+}
+
+/// Draws the Train page with `runs` synthetic loss curves of `points` steps each (smoothing on,
+/// validation points, the ratio charts) while the pointer sweeps over the loss chart, and
+/// measures the UI thread's CPU time per frame.
+pub fn measure_train(opts: &TrainBenchOptions) -> TrainBenchFigure {
+    use super::pages::train::curves::RunCurve;
+    let ctx = egui::Context::default();
+    let mut app = StudioApp::new(&ctx, Settings { last_project: None, ..Settings::default() }, StartRequest::default());
+    app.page = Page::Train;
+    let curves = (0..opts.runs)
+        .map(|i| (if i == 0 { "vanilla".to_string() } else { format!("sub-{}", i - 1) }, RunCurve::synthetic(opts.points as u64, i as u64)))
+        .collect();
+    app.pages.train.show_curves(curves);
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(opts.size[0], opts.size[1]));
+    let (mut cpu, mut wall) = (Vec::new(), Vec::new());
+    let warmup = 10;
+    for frame in 0..warmup + opts.frames {
+        let t = frame as f32 / (warmup + opts.frames).max(1) as f32;
+        let pos = egui::pos2(300.0 + 800.0 * (t * 5.0).fract(), 200.0 + 200.0 * (t * 3.0).fract());
+        let input = egui::RawInput { screen_rect: Some(screen), events: vec![egui::Event::PointerMoved(pos)], ..Default::default() };
+        let (c0, w0) = (thread_cpu_seconds(), Instant::now());
+        let mut output = ctx.run_ui(input, |ui| app.frame_ui(ui));
+        output.textures_delta.clear();
+        let _ = ctx.tessellate(output.shapes, output.pixels_per_point);
+        if frame >= warmup {
+            cpu.push((thread_cpu_seconds() - c0) * 1e3);
+            wall.push(w0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    TrainBenchFigure {
+        what: "gui-train",
+        runs: opts.runs,
+        points: opts.points,
+        frames: opts.frames,
+        frame_ms_median: median(&mut cpu.clone()),
+        frame_ms_p95: percentile(&mut cpu, 0.95),
+        wall_ms_median: median(&mut wall),
+    }
 }
 
 /// CPU time of this thread, in seconds.

@@ -161,6 +161,7 @@ impl StudioApp {
         self.pages.data.follow(&project, ctx);
         self.pages.model.follow(&project, self.device(), ctx);
         self.pages.disperse.follow(&project, ctx);
+        self.pages.train.follow(&project, ctx);
     }
 
     fn take_dropped_files(&mut self, ctx: &egui::Context) {

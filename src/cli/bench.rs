@@ -34,16 +34,24 @@ pub enum BenchWhat {
     Kmeans(super::cluster::KMeansBenchArgs),
     /// Process memory (RSS) before, during and after a short training stage, in MB.
     Memory(MemoryArgs),
-    /// The window's frame time (UI-thread CPU ms) on the Disperse page with N points on the map.
+    /// The window's frame time (UI-thread CPU ms) on the Disperse page with N points on the map,
+    /// or on the Train page with loss curves (`--page train`).
     Gui(GuiArgs),
 }
 
 /// Arguments of `bench gui`.
 #[derive(Debug, Args)]
 pub struct GuiArgs {
-    /// Points on the cluster map.
-    #[arg(long, default_value_t = 50_000)]
-    pub points: usize,
+    /// The page drawn: disperse (the cluster map) or train (loss curves).
+    #[arg(long, default_value = "disperse", value_parser = ["disperse", "train"])]
+    pub page: String,
+    /// Points on the cluster map (Disperse; default 50,000), or logged steps per run (Train;
+    /// default 5,000).
+    #[arg(long)]
+    pub points: Option<usize>,
+    /// Runs on the loss chart (Train).
+    #[arg(long, default_value_t = 4)]
+    pub runs: usize,
     /// Frames measured.
     #[arg(long, default_value_t = 200)]
     pub frames: usize,
@@ -54,8 +62,18 @@ pub struct GuiArgs {
 
 #[cfg(feature = "gui")]
 fn gui(args: GuiArgs) -> anyhow::Result<()> {
+    if args.page == "train" {
+        let opts = crate::app::bench::TrainBenchOptions {
+            runs: args.runs,
+            points: args.points.unwrap_or(5_000),
+            frames: args.frames,
+            size: [1280.0, 800.0],
+        };
+        println!("{}", serde_json::to_string(&crate::app::bench::measure_train(&opts))?);
+        return Ok(());
+    }
     let opts = crate::app::bench::GuiBenchOptions {
-        points: args.points,
+        points: args.points.unwrap_or(50_000),
         k: 8,
         frames: args.frames,
         background: args.background,
