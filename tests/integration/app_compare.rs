@@ -109,6 +109,25 @@ fn compare_shows_every_model_copies_the_table_and_lists_changed_answers() {
 }
 
 #[test]
+fn compare_says_what_is_missing_and_runs_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    project(dir, "0.5, 0.5", 2);
+    let mut h = window(Some(OpenTarget::Project(dir.to_path_buf())), Some(Page::Compare));
+    wait_until(&mut h, "the list of missing evaluations", 30, |h| shows(h, "Not evaluated yet (6): eval:base:arc, eval:vanilla:arc"));
+    assert!(shows(&h, "No results for the selection yet"));
+    h.get_by_label("Run the missing evaluations").click();
+    wait_until(&mut h, "the six models' results", 300, |h| {
+        h.state().workspace.running().is_none() && h.state().pages.compare.view.as_ref().is_some_and(|v| v.models.len() == 6)
+    });
+    h.run_steps(3);
+    assert!(!shows(&h, "Not evaluated yet"));
+    assert_eq!(h.state().pages.compare.bars.0, 6);
+    assert!(dir.join("report/report.md").is_file(), "the run ends with the report");
+    assert!(shows(&h, &format!("Report: {}", dir.join("report/report.md").display())));
+}
+
+#[test]
 fn compare_light_and_dark() {
     let dir = Path::new(SNAPSHOT_PROJECT);
     let _ = std::fs::remove_dir_all(dir);

@@ -16,7 +16,7 @@ use crate::engine::pipeline::plan::model_labels;
 use crate::engine::pipeline::StageState;
 use data::{CompareData, View};
 use eframe::egui::{self, RichText};
-use selection::{eval_patterns, run_ui, selection_ui, Selection};
+use selection::{eval_stages, run_patterns, run_ui, selection_ui, Selection};
 use std::sync::Arc;
 
 /// The evaluation stages' records the results were read for: (stage, state, seconds).
@@ -128,19 +128,15 @@ impl ComparePage {
         ui.add_space(6.0);
         selection_ui(ui, &mut self.selection, &data.labels, &data.benches);
         let (models, benches) = (self.selection.models(&data.labels), self.selection.benches(&data.benches));
-        run_ui(ui, cx, "Run the selected evaluations", eval_patterns(&models, &benches));
+        run_ui(ui, cx, "Run the selected evaluations", run_patterns(&project, &eval_stages(&models, &benches)));
         for p in &data.problems {
             ui.colored_label(ui.visuals().error_fg_color, p);
         }
         let missing = data.missing(&models, &benches);
         if !missing.is_empty() {
             ui.label(RichText::new(format!("Not evaluated yet ({}): {}", missing.len(), missing.join(", "))).weak());
-            if cx.workspace.running().is_none() {
-                let mut only = missing.clone();
-                only.push("report".into());
-                if ui.button("Run the missing evaluations").clicked() {
-                    cx.workspace.run("compare", only, ui.ctx(), cx.activity);
-                }
+            if cx.workspace.running().is_none() && ui.button("Run the missing evaluations").clicked() {
+                cx.workspace.run("compare", run_patterns(&project, &missing), ui.ctx(), cx.activity);
             }
         }
         let Some(view) = self.view.clone().filter(|v| !v.models.is_empty()) else {

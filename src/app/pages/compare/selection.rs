@@ -3,6 +3,8 @@
 //! a Stop button, and the evaluations still missing.
 
 use crate::app::pages::PageCtx;
+use crate::engine::pipeline::plan::with_inputs;
+use crate::engine::pipeline::Project;
 use eframe::egui::{self, RichText};
 use std::collections::BTreeSet;
 
@@ -49,9 +51,15 @@ pub fn selection_ui(ui: &mut egui::Ui, sel: &mut Selection, labels: &[String], b
     ticks_ui(ui, "Benchmarks:", benches, &mut sel.hidden_benches);
 }
 
-/// The stage patterns that evaluate `labels` on `benches`, then write the report.
-pub fn eval_patterns(labels: &[String], benches: &[String]) -> Vec<String> {
-    let mut only: Vec<String> = labels.iter().flat_map(|l| benches.iter().map(move |b| format!("eval:{l}:{b}"))).collect();
+/// The evaluation stages of `labels` on `benches`.
+pub fn eval_stages(labels: &[String], benches: &[String]) -> Vec<String> {
+    labels.iter().flat_map(|l| benches.iter().map(move |b| format!("eval:{l}:{b}"))).collect()
+}
+
+/// What a run of `evals` needs: the stages themselves, the training and merging they read from
+/// (done ones are skipped by the pipeline), then the report.
+pub fn run_patterns(project: &Project, evals: &[String]) -> Vec<String> {
+    let mut only = with_inputs(project, project.k(), evals);
     only.push("report".into());
     only
 }
@@ -60,7 +68,7 @@ pub fn eval_patterns(labels: &[String], benches: &[String]) -> Vec<String> {
 pub fn run_ui(ui: &mut egui::Ui, cx: &mut PageCtx<'_>, label: &str, only: Vec<String>) {
     let running = cx.workspace.running().map(str::to_string);
     ui.horizontal(|ui| {
-        let button = ui.add_enabled(running.is_none() && only.len() > 1, egui::Button::new(label));
+        let button = ui.add_enabled(running.is_none() && only.iter().any(|s| s.starts_with("eval:")), egui::Button::new(label));
         if button.on_hover_text("Runs what the selected evaluations need that is not done yet, then the report").clicked() {
             cx.workspace.run("compare", only, ui.ctx(), cx.activity);
         }

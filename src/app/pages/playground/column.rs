@@ -76,6 +76,13 @@ pub struct Column {
     stopped: bool,
 }
 
+/// `text` with every character the monospace font cannot draw (a half token's U+FFFD, a script
+/// the built-in fonts lack) written as `?`, so that any answer can be shown.
+pub fn printable(ctx: &egui::Context, text: &str) -> String {
+    let font = egui::FontId::monospace(12.0);
+    ctx.fonts_mut(|f| text.chars().map(|c| if c.is_whitespace() || f.has_glyph(&font, c) { c } else { '?' }).collect())
+}
+
 /// Loads `source`, passing the loading progress to `phase` and every event on to `sink`.
 fn load(source: &Source, sink: &EventSink, cancel: &CancelToken, phase: &Arc<Mutex<Phase>>) -> Result<LoadedModel, String> {
     let device = open_device(source.device).map_err(|e| readable_error(&e.to_string()))?;
@@ -234,7 +241,7 @@ impl Column {
         egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
             ui.set_min_width(ui.available_width());
             ui.set_min_height(80.0);
-            let text = if answer.is_empty() && self.ended.is_none() { "...".to_string() } else { answer };
+            let text = if answer.is_empty() && self.ended.is_none() { "...".to_string() } else { printable(ui.ctx(), &answer) };
             ui.add(egui::Label::new(RichText::new(text).monospace()).wrap().selectable(true));
         });
         match &self.ended {
