@@ -203,7 +203,13 @@ impl Column {
             self.model = Some((source, m));
         }
         self.ended = Some(match outcome {
-            Ok(o) => Ok(Figures { tokens: o.generation.token_ids.len(), seconds: o.seconds }),
+            Ok(o) => {
+                // The streamed pieces may have cut a character in two; the final text is exact.
+                if let Ok(mut a) = self.answer.lock() {
+                    *a = o.generation.text.clone();
+                }
+                Ok(Figures { tokens: o.generation.token_ids.len(), seconds: o.seconds })
+            }
             Err(_) if self.stopped => Err("stopped".into()),
             Err(e) => Err(e),
         });
