@@ -94,6 +94,7 @@ fn playground_light_and_dark() {
         ask(&mut h, "name apple river");
         settle(&mut h, "playground");
         // Decoding speed changes from run to run.
+        super::app_compare::mask_memory(&mut h);
         let volatile: Vec<_> = h.query_all_by_label_contains("tokens/s").map(|n| n.rect()).collect();
         for rect in volatile {
             h.mask(rect);

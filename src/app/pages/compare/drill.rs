@@ -176,7 +176,10 @@ impl Drill {
             }
         });
         if shown.items.len() > MAX_LISTED {
-            ui.label(RichText::new(format!("and {} more (copy the table or read eval/*/{bench}.json for all)", shown.items.len() - MAX_LISTED)).weak());
+            ui.label(
+                RichText::new(format!("and {} more (copy the table or read eval/*/{bench}.json for all)", shown.items.len() - MAX_LISTED))
+                    .weak(),
+            );
         }
     }
 }

@@ -141,7 +141,12 @@ impl ComparePage {
         }
         let Some(view) = self.view.clone().filter(|v| !v.models.is_empty()) else {
             ui.add_space(12.0);
-            ui.label(RichText::new("No results for the selection yet: run its evaluations above. Training and merging run first where they are missing.").weak());
+            ui.label(
+                RichText::new(
+                    "No results for the selection yet: run its evaluations above. Training and merging run first where they are missing.",
+                )
+                .weak(),
+            );
             return;
         };
         section(ui, "Scores and alignment tax");
@@ -155,7 +160,8 @@ impl ComparePage {
             ui.label(RichText::new(format!("Copied the table as {what}.")).weak());
         }
         section(ui, "Answers that changed");
-        let shown_benches: Vec<String> = benches.iter().filter(|b| view.models.iter().any(|m| data.result(m, b).is_some())).cloned().collect();
+        let shown_benches: Vec<String> =
+            benches.iter().filter(|b| view.models.iter().any(|m| data.result(m, b).is_some())).cloned().collect();
         let specs = project.evals.clone();
         self.drill.ui(ui, &data, self.revision, &view.models, &shown_benches, |name| {
             specs.iter().find(|e| e.spec.name == name).map(|e| e.spec.clone())

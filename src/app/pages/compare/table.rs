@@ -55,9 +55,10 @@ pub fn table_ui(ui: &mut egui::Ui, view: &View) -> Option<Copied> {
                 ui.label(RichText::new(&row.metric).monospace());
                 for i in 0..view.models.len() {
                     ui.vertical(|ui| {
-                        ui.label(cell_text(row, i).unwrap_or_else(|| "-".into()));
+                        let value = cell_text(row, i).unwrap_or_else(|| "-".into());
+                        ui.add(egui::Label::new(value).wrap_mode(egui::TextWrapMode::Extend));
                         if let Some(tax) = tax_text(row, i) {
-                            ui.label(RichText::new(tax).small().weak());
+                            ui.add(egui::Label::new(RichText::new(tax).small().weak()).wrap_mode(egui::TextWrapMode::Extend));
                         }
                     });
                 }
