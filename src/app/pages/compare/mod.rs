@@ -128,7 +128,8 @@ impl ComparePage {
         ui.add_space(6.0);
         selection_ui(ui, &mut self.selection, &data.labels, &data.benches);
         let (models, benches) = (self.selection.models(&data.labels), self.selection.benches(&data.benches));
-        run_ui(ui, cx, "Run the selected evaluations", run_patterns(&project, &eval_stages(&models, &benches)));
+        let any = !models.is_empty() && !benches.is_empty();
+        run_ui(ui, cx, "Run the selected evaluations", any, || run_patterns(&project, &eval_stages(&models, &benches)));
         for p in &data.problems {
             ui.colored_label(ui.visuals().error_fg_color, p);
         }

@@ -64,13 +64,14 @@ pub fn run_patterns(project: &Project, evals: &[String]) -> Vec<String> {
     only
 }
 
-/// Draws the Run button (runs `only`), and while a run works its stage, progress and Stop.
-pub fn run_ui(ui: &mut egui::Ui, cx: &mut PageCtx<'_>, label: &str, only: Vec<String>) {
+/// Draws the Run button (enabled when `any` is; runs the stages `only` gives, worked out when
+/// it is clicked), and while a run works its stage, progress and Stop.
+pub fn run_ui(ui: &mut egui::Ui, cx: &mut PageCtx<'_>, label: &str, any: bool, only: impl FnOnce() -> Vec<String>) {
     let running = cx.workspace.running().map(str::to_string);
     ui.horizontal(|ui| {
-        let button = ui.add_enabled(running.is_none() && only.iter().any(|s| s.starts_with("eval:")), egui::Button::new(label));
+        let button = ui.add_enabled(running.is_none() && any, egui::Button::new(label));
         if button.on_hover_text("Runs what the selected evaluations need that is not done yet, then the report").clicked() {
-            cx.workspace.run("compare", only, ui.ctx(), cx.activity);
+            cx.workspace.run("compare", only(), ui.ctx(), cx.activity);
         }
         let Some(run) = running else { return };
         ui.spinner();
