@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const PROJECT: &str = "/tmp/dtm-studio-snapshots/demo";
 
 /// Steps until the window asks for no more repaints twice in a row (every wait shows a spinner).
-fn settle(h: &mut Harness<'static, StudioApp>, what: &str) {
+pub fn settle(h: &mut Harness<'static, StudioApp>, what: &str) {
     let start = Instant::now();
     let mut quiet = 0;
     while quiet < 3 {

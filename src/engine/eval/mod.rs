@@ -9,6 +9,7 @@
 //! [`diagnose::loss_reduction_ratios`] (trainer state to ratios).
 
 pub mod bench;
+pub mod changed;
 pub mod comparison;
 pub mod diagnose;
 pub mod error;

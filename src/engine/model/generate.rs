@@ -177,8 +177,14 @@ pub fn generate(
             stop = reason;
             break;
         }
-        let safe = text.len() - pending_stop_prefix(&text, &cfg.stop_strings);
-        if safe > emitted && text.is_char_boundary(safe) {
+        let mut safe = text.len() - pending_stop_prefix(&text, &cfg.stop_strings);
+        if text.is_char_boundary(safe) {
+            // A trailing U+FFFD is half a character whose other bytes come with the next token.
+            safe = text[..safe].trim_end_matches('\u{FFFD}').len();
+        }
+        // Decoding again may re-form earlier bytes (an invalid sequence then completed); emit
+        // only from a character boundary of the new text.
+        if safe > emitted && text.is_char_boundary(safe) && text.is_char_boundary(emitted) {
             if !on_text(&text[emitted..safe]) {
                 stop = StopReason::Cancelled;
                 emitted = safe;
@@ -187,8 +193,9 @@ pub fn generate(
             emitted = safe;
         }
     }
-    if emitted < text.len() && stop != StopReason::Cancelled {
-        on_text(&text[emitted..]);
+    let rest = (emitted..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+    if rest < text.len() && stop != StopReason::Cancelled {
+        on_text(&text[rest..]);
     }
     Ok(Generation { text, token_ids: generated, stop })
 }

@@ -231,6 +231,31 @@ pub fn plan(project: &Project, k: usize, files: &mut dyn FileHasher) -> Result<V
     Ok(stages)
 }
 
+/// The names of the stages matching `patterns` and of every stage they read from, directly or
+/// through others, in plan order: what a run limited to `patterns` needs to run them. Reads no
+/// file; a project whose plan cannot be made gives `patterns` back.
+pub fn with_inputs(project: &Project, k: usize, patterns: &[String]) -> Vec<String> {
+    struct NoFiles;
+    impl FileHasher for NoFiles {
+        fn hash(&mut self, _: &std::path::Path) -> Result<String, PipelineError> {
+            Ok(String::new())
+        }
+    }
+    let Ok(stages) = plan(project, k, &mut NoFiles) else { return patterns.to_vec() };
+    let mut wanted: Vec<bool> = stages.iter().map(|s| patterns.iter().any(|p| s.id.matches(p))).collect();
+    // Inputs come before the stages that read them, so one backward pass closes the set.
+    for i in (0..stages.len()).rev() {
+        if wanted[i] {
+            for input in &stages[i].inputs {
+                if let Some(j) = stages.iter().position(|s| &s.id == input) {
+                    wanted[j] = true;
+                }
+            }
+        }
+    }
+    stages.iter().zip(wanted).filter(|(_, w)| *w).map(|(s, _)| s.id.to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
