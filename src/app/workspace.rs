@@ -116,8 +116,9 @@ impl Workspace {
         self.editing.is_some() || !self.queued_changes.is_empty()
     }
 
-    /// Runs the stages matching `only` (and what they need that is not done) on a worker.
-    /// `label` names the run in the log and the page ("disperse").
+    /// Runs the stages matching `only` on a worker; a selected stage whose input is not done is
+    /// skipped as blocked (`plan::with_inputs` adds the inputs). `label` names the run in the log
+    /// and the page ("disperse").
     pub fn run(&mut self, label: &str, only: Vec<String>, ctx: &egui::Context, activity: &mut Activity) {
         self.run_with(label, RunOptions { only, ..RunOptions::default() }, ctx, activity);
     }
