@@ -133,15 +133,6 @@ fn compare_says_what_is_missing_and_runs_it() {
     assert!(shows(&h, &format!("Report: {}", dir.join("report/report.md").display())));
 }
 
-/// Masks the process's memory and the machine's free memory, which change from run to run.
-pub fn mask_memory(h: &mut Harness<'static, StudioApp>) {
-    let volatile: Vec<_> =
-        ["memory ", "free", "spare"].iter().flat_map(|t| h.query_all_by_label_contains(t).map(|n| n.rect()).collect::<Vec<_>>()).collect();
-    for rect in volatile {
-        h.mask(rect);
-    }
-}
-
 #[test]
 fn compare_light_and_dark() {
     let dir = Path::new(SNAPSHOT_PROJECT);
@@ -159,7 +150,7 @@ fn compare_light_and_dark() {
         settle(&mut h, "compare");
         assert!(h.state().pages.compare.drill.shown.is_some(), "the drill-down is filled");
         assert_eq!(h.state().pages.compare.bars.0, 6);
-        mask_memory(&mut h);
+        super::app_snapshots::mask_volatile(&mut h, dark);
         let theme = if dark { "dark" } else { "light" };
         results.add(h.try_snapshot(format!("compare-{theme}")));
     }

@@ -93,12 +93,7 @@ fn playground_light_and_dark() {
         wait_until(&mut h, "the models", 30, |h| h.state().pages.playground.columns.len() == 2);
         ask(&mut h, "name apple river");
         settle(&mut h, "playground");
-        // Decoding speed changes from run to run.
-        super::app_compare::mask_memory(&mut h);
-        let volatile: Vec<_> = h.query_all_by_label_contains("tokens/s").map(|n| n.rect()).collect();
-        for rect in volatile {
-            h.mask(rect);
-        }
+        super::app_snapshots::mask_volatile(&mut h, dark);
         let theme = if dark { "dark" } else { "light" };
         results.add(h.try_snapshot(format!("playground-{theme}")));
     }

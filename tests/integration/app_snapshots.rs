@@ -49,6 +49,25 @@ fn project_with_split(model: &Path) {
     }
 }
 
+/// Masks what changes from run to run: the process's memory, the machine's free memory (also
+/// in the device menu, which sits left of the zoom figure and the theme button) and decoding
+/// speeds.
+pub fn mask_volatile(h: &mut Harness<'static, StudioApp>, dark: bool) {
+    let volatile: Vec<_> = ["memory ", "free", "spare", "tokens/s"]
+        .iter()
+        .flat_map(|text| h.query_all_by_label_contains(text).map(|n| n.rect()).collect::<Vec<_>>())
+        .collect();
+    for rect in volatile {
+        h.mask(rect);
+    }
+    let theme = h.get_by_label(if dark { "Light theme" } else { "Dark theme" }).rect();
+    let menu = eframe::egui::Rect::from_min_max(
+        eframe::egui::pos2(theme.min.x - 345.0, theme.min.y - 2.0),
+        eframe::egui::pos2(theme.min.x - 50.0, theme.max.y + 2.0),
+    );
+    h.mask(menu);
+}
+
 #[test]
 fn every_page_of_the_first_half_light_and_dark() {
     let Some(model) = smollm2_or_skip("every_page_of_the_first_half_light_and_dark") else { return };
@@ -63,14 +82,7 @@ fn every_page_of_the_first_half_light_and_dark() {
                 Harness::builder().with_size([1280.0, 860.0]).wgpu().build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
             settle(&mut h, page.title());
             assert!(h.state().workspace.project().is_some(), "the project was read");
-            // The process's memory and the machine's free memory change from run to run.
-            let volatile: Vec<_> = ["memory ", "free", "spare"]
-                .iter()
-                .flat_map(|text| h.query_all_by_label_contains(text).map(|n| n.rect()).collect::<Vec<_>>())
-                .collect();
-            for rect in volatile {
-                h.mask(rect);
-            }
+            mask_volatile(&mut h, dark);
             if page == Page::Disperse {
                 assert!(shows(&h, "Portion 0 ·"), "the map's legend is drawn");
             }

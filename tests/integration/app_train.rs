@@ -149,20 +149,7 @@ fn app_train_snapshots_light_and_dark() {
         let mut h = Harness::builder().with_size([1280.0, 1100.0]).wgpu().build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
         settle(&mut h);
         assert!(shows(&h, "Train again sub-1") && !shows(&h, "No loss yet"), "finished runs with their curves");
-        // The process's memory and the machine's free memory (in the device menu) change from run to run.
-        let volatile: Vec<_> =
-            ["memory ", "free"].iter().flat_map(|text| h.query_all_by_label_contains(text).map(|n| n.rect()).collect::<Vec<_>>()).collect();
-        for rect in volatile {
-            h.mask(rect);
-        }
-        // The device menu (it shows the machine's free memory) sits left of the zoom figure and
-        // the theme button.
-        let theme = h.get_by_label(if dark { "Light theme" } else { "Dark theme" }).rect();
-        let menu = eframe::egui::Rect::from_min_max(
-            eframe::egui::pos2(theme.min.x - 345.0, theme.min.y - 2.0),
-            eframe::egui::pos2(theme.min.x - 50.0, theme.max.y + 2.0),
-        );
-        h.mask(menu);
+        super::app_snapshots::mask_volatile(&mut h, dark);
         results.add(h.try_snapshot(if dark { "train-dark" } else { "train-light" }));
     }
 }
