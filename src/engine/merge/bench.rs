@@ -128,7 +128,10 @@ pub struct PreviewFigure {
     /// Median milliseconds from the new weights to the benchmark subset's final accuracy (the
     /// last figure).
     pub final_ms: f64,
-    /// Seconds to open the preview (base, adapters, rows) and score the references once.
+    /// Median milliseconds for the base model alone to score the first portion's rows, timed
+    /// beside each release: the first figure's floor on this machine under its current load.
+    pub base_first_ms: f64,
+    /// Seconds to open the preview (base, adapters, rows) and score equal weights once.
     pub open_s: f64,
     /// Held-out rows scored per portion.
     pub heldout_rows: Vec<usize>,
@@ -151,8 +154,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs.get(xs.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// Opens a merge preview on `req`, scores it once with equal weights (what the page shows first)
-/// and the references, then times `reps` slider releases: each a new weight vector, from the
+/// Opens a merge preview on `req`, scores it once with equal weights (what the page shows
+/// first), then times `reps` slider releases: each a new weight vector, from the
 /// change to the first figure and to the last.
 pub fn bench_preview(req: &super::preview::PreviewRequest, method: MergeMethod, reps: usize) -> Result<PreviewFigure> {
     use super::preview::{MergePreview, PreviewUpdate};
@@ -161,10 +164,9 @@ pub fn bench_preview(req: &super::preview::PreviewRequest, method: MergeMethod, 
     let opened = Instant::now();
     let preview = MergePreview::open(req, &cancel)?;
     let k = preview.k();
-    preview.references(&cancel, &mut |_, _| {})?;
     preview.score(&MergeSpec::new(method), &cancel, &mut |_| {})?;
     let open_s = opened.elapsed().as_secs_f64();
-    let (mut first, mut last) = (Vec::new(), Vec::new());
+    let (mut first, mut last, mut floor) = (Vec::new(), Vec::new(), Vec::new());
     for rep in 0..reps.max(1) {
         let mut spec = MergeSpec::new(method);
         spec.weights = Some((0..k).map(|j| super::WeightValue::Constant(if j == rep % k { 0.4 } else { 0.2 })).collect());
@@ -178,11 +180,15 @@ pub fn bench_preview(req: &super::preview::PreviewRequest, method: MergeMethod, 
         let end = start.elapsed().as_secs_f64() * 1e3;
         first.push(first_at.unwrap_or(end));
         last.push(end);
+        let start = Instant::now();
+        preview.base_portion_loss(0, &cancel)?;
+        floor.push(start.elapsed().as_secs_f64() * 1e3);
     }
     Ok(PreviewFigure {
         what: format!("merge_preview_{}", method.name().replace('-', "_")),
         first_ms: median(first),
         final_ms: median(last),
+        base_first_ms: median(floor),
         open_s,
         heldout_rows: preview.portion_rows(),
         heldout_tokens: preview.heldout_tokens(),

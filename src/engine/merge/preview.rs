@@ -237,6 +237,16 @@ impl MergePreview {
         self.cached.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The base model's loss on one portion's held-out rows (no merge, no LoRA): what the first
+    /// figure costs on this machine at this moment, for comparing with a preview's.
+    pub fn base_portion_loss(&self, portion: usize, cancel: &CancelToken) -> Result<Option<f64>> {
+        let model = self.session.base_model(self.dtype, &self.device)?;
+        let Some(rows) = self.portions.get(portion).filter(|r| !r.is_empty()) else { return Ok(None) };
+        let nll = response_nll(&model, rows, self.sizes.batch, cancel, &mut |_, _| {})?;
+        let (total, tokens) = nll.iter().fold((0.0, 0usize), |a, x| (a.0 + x.0, a.1 + x.1));
+        Ok(Some(total / tokens.max(1) as f64))
+    }
+
     /// One adapter as attachable LoRA factors with its scale folded into B.
     fn lora_set(&self, adapter: &LoraAdapter) -> Result<LoraSet> {
         let spec = LoraSpec { rank: 1, alpha: 1.0, dropout: 0.0, targets: Vec::new(), use_rslora: false };

@@ -91,7 +91,9 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut MergeForm) -> bool {
                 }
                 ui.selectable_value(&mut form.method, m, m.name());
             }
-        });
+        })
+        .response
+        .accessible_name("Merge method");
         ui.end_row();
         for (i, w) in form.weights.iter_mut().enumerate() {
             let name = format!("Weight of sub-{i}");

@@ -202,12 +202,16 @@ impl MergePage {
                 for i in 0..k {
                     ui.selectable_value(&mut self.selected, i, format!("along sub-{i}"));
                 }
-            });
+            })
+            .response
+            .accessible_name("Sub-model on the x axis");
             egui::ComboBox::from_id_salt("merge-chart-score").selected_text(self.score.name()).show_ui(ui, |ui| {
                 for s in [Score::Loss, Score::Accuracy] {
                     ui.selectable_value(&mut self.score, s, s.name());
                 }
-            });
+            })
+            .response
+            .accessible_name("Score on the y axis");
             if self.live.sweeping.is_some() {
                 ui.spinner();
                 let done = self.live.points.iter().filter(|p| p.from_sweep).count();
