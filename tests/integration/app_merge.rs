@@ -37,7 +37,10 @@ fn trained_project(dir: &Path) {
 /// The preview's one-line summary as the window shows it.
 fn summary(h: &Harness<'static, StudioApp>) -> String {
     // A label's text is its AccessKit value.
-    h.query_all_by_label_contains("Preview: ").filter_map(|n| n.accesskit_node().value().or(n.accesskit_node().label())).next().unwrap_or_default()
+    h.query_all_by_label_contains("Preview: ")
+        .filter_map(|n| n.accesskit_node().value().or(n.accesskit_node().label()))
+        .next()
+        .unwrap_or_default()
 }
 
 fn preview_complete(h: &Harness<'static, StudioApp>) -> bool {
@@ -81,7 +84,9 @@ fn move_a_weight_sweep_it_and_add_the_merge_to_the_project() {
     h.get_by_label("Merge name").type_text("tilted");
     h.step();
     h.get_by_label("Add to dtm.toml").click();
-    wait_until(&mut h, "the merge in dtm.toml", 30, |h| h.state().workspace.project().is_some_and(|p| p.merges.iter().any(|m| m.name == "tilted")));
+    wait_until(&mut h, "the merge in dtm.toml", 30, |h| {
+        h.state().workspace.project().is_some_and(|p| p.merges.iter().any(|m| m.name == "tilted"))
+    });
     let text = std::fs::read_to_string(dir.path().join("dtm.toml")).unwrap();
     let entry = &text[text.find("name = \"tilted\"").expect("a [[merge]] named tilted")..];
     assert!(text.matches("[[merge]]").count() == 3, "a third [[merge]] entry:\n{text}");
@@ -127,11 +132,26 @@ fn merge_page_light_and_dark() {
         let settings = Settings { dark, log_open: false, ..Settings::default() };
         let app = StudioApp::new(&ctx, settings, StartRequest { target: Some(OpenTarget::Project(dir.into())), page: Some(Page::Merge) });
         let mut h = Harness::builder().with_size([1280.0, 900.0]).wgpu().build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
-        wait_until(&mut h, "the first preview and the references", 120, |h| preview_complete(h) && h.state().pages.merge.live.references_done);
+        wait_until(&mut h, "the first preview and the references", 120, |h| {
+            preview_complete(h) && h.state().pages.merge.live.references_done
+        });
         h.get_by_label("Sweep sub-0").click();
         wait_until(&mut h, "the sweep", 180, |h| h.state().pages.merge.live.points.iter().filter(|p| p.from_sweep).count() == 6);
         settle(&mut h);
         assert!(shows(&h, "Preview: mean held-out loss"), "the preview's figures are drawn");
+        // The process's memory and the machine's free memory change from run to run.
+        let volatile: Vec<_> = h
+            .query_all_by_label_contains("")
+            .filter(|n| {
+                let node = n.accesskit_node();
+                let text = node.value().or(node.label()).unwrap_or_default();
+                text.starts_with("memory ") || text.contains("GB free")
+            })
+            .map(|n| n.rect())
+            .collect();
+        for rect in volatile {
+            h.mask(rect);
+        }
         results.add(h.try_snapshot(format!("merge-{}", if dark { "dark" } else { "light" })));
     }
 }

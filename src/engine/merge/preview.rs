@@ -12,8 +12,8 @@ use super::base::BaseModel;
 use super::delta::load_adapters;
 use super::error::{MergeError, Result};
 use super::fisher::FisherSet;
-pub use super::preview_data::{BenchSource, BenchSubset, HeldoutSource, PreviewSizes};
 use super::preview_data::{bench_subset, heldout_rows};
+pub use super::preview_data::{BenchSource, BenchSubset, HeldoutSource, PreviewSizes};
 use super::session::MergeSession;
 use super::spec::MergeSpec;
 use crate::engine::data::tokenize::TokenizedExample;
@@ -316,7 +316,8 @@ mod tests {
     /// A preview of the tiny Llama with two of the merge-tiny adapters, on 40 rows dealt into two
     /// portions, and a three-item ARC file.
     fn preview(dir: &Path) -> MergePreview {
-        let rows: String = (0..40).map(|i| format!("{{\"instruction\": \"name thing {i}\", \"output\": \"thing {i} is a stone\"}}\n")).collect();
+        let rows: String =
+            (0..40).map(|i| format!("{{\"instruction\": \"name thing {i}\", \"output\": \"thing {i} is a stone\"}}\n")).collect();
         std::fs::write(dir.join("data.jsonl"), rows).unwrap();
         std::fs::write(dir.join("arc.jsonl"), ARC).unwrap();
         let options = HeldoutOptions { val_fraction: 0.5, ..HeldoutOptions::default() };

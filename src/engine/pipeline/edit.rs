@@ -4,10 +4,10 @@
 //! `dtm-studio set` and the app's pages both change settings through [`set_setting`].
 
 use super::error::PipelineError;
+use super::file::MergeSection;
 use super::project::{Project, PROJECT_FILE};
 use crate::engine::fsutil::write_atomic;
 use std::path::{Path, PathBuf};
-use super::file::MergeSection;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
 
 /// The project file of `path` (a `dtm.toml` or the folder holding one).

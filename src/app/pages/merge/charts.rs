@@ -56,8 +56,7 @@ fn series_color(label: &str, k: usize, dark: bool) -> Color32 {
 /// Grouped bars: for each portion, the loss of every reference model and of the merge.
 pub fn portion_bars_ui(ui: &mut egui::Ui, current: &LiveScores, references: &[ReferenceScores], width: f32) {
     let k = current.portion_loss.len();
-    let mut series: Vec<(String, Vec<Option<f64>>)> =
-        references.iter().map(|r| (r.label.clone(), r.scores.portion_loss.clone())).collect();
+    let mut series: Vec<(String, Vec<Option<f64>>)> = references.iter().map(|r| (r.label.clone(), r.scores.portion_loss.clone())).collect();
     series.push(("merge".into(), current.portion_loss.clone()));
     let n = series.len() as f64;
     let bar_width = 0.8 / n;
@@ -70,12 +69,21 @@ pub fn portion_bars_ui(ui: &mut egui::Ui, current: &LiveScores, references: &[Re
                 .filter_map(|p| {
                     let loss = losses.get(p).copied().flatten()?;
                     let x = p as f64 - 0.4 + bar_width * (s as f64 + 0.5);
-                    Some(Bar::new(x, loss).width(bar_width * 0.9).name(format!("portion {p}, {label}: {loss:.3}")))
+                    let color = series_color(label, k, dark);
+                    let fill = if label == "merge" { color } else { color.gamma_multiply(0.55) };
+                    Some(
+                        Bar::new(x, loss)
+                            .width(bar_width * 0.9)
+                            .fill(fill)
+                            .stroke((1.0, color))
+                            .name(format!("portion {p}, {label}: {loss:.3}")),
+                    )
                 })
                 .collect();
             BarChart::new(label.clone(), bars).color(series_color(label, k, dark))
         })
         .collect();
+
     Plot::new("merge-portion-bars")
         .height(230.0)
         .width(width)
@@ -85,7 +93,17 @@ pub fn portion_bars_ui(ui: &mut egui::Ui, current: &LiveScores, references: &[Re
         .legend(Legend::default())
         .x_axis_label("portion")
         .y_axis_label("held-out loss")
-        .x_axis_formatter(|mark, _| if (mark.value - mark.value.round()).abs() < 1e-6 && mark.value >= 0.0 { format!("{}", mark.value.round()) } else { String::new() })
+        .include_y(0.0)
+        // Room right of the last portion keeps the legend off the bars.
+        .include_x(k as f64 - 0.5 + 0.1 * n)
+        .x_axis_formatter(move |mark, _| {
+            let whole = (mark.value - mark.value.round()).abs() < 1e-6;
+            if whole && mark.value >= 0.0 && mark.value < k as f64 - 0.5 {
+                format!("{}", mark.value.round())
+            } else {
+                String::new()
+            }
+        })
         .show(ui, |plot| {
             for c in charts {
                 plot.bar_chart(c);
@@ -109,7 +127,11 @@ pub fn tried_ui(ui: &mut egui::Ui, points: &[TriedPoint], selected: usize, score
         .allow_scroll(false)
         .legend(Legend::default())
         .include_x(0.0)
-        .include_x(1.0)
+        // Room right of share 1 keeps the legend off the points; shares past 1 are not labelled.
+        .include_x(1.4)
+        .x_axis_formatter(
+            |mark, _| if mark.value <= 1.0 + 1e-9 && mark.value >= -1e-9 { format!("{:.1}", mark.value) } else { String::new() },
+        )
         .x_axis_label(format!("share of sub-{selected}'s weight"))
         .y_axis_label(score.name())
         .show(ui, |plot| {

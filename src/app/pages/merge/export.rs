@@ -39,7 +39,13 @@ impl Default for Export {
     }
 }
 
-fn export_work(kind: Kind, project: Arc<Project>, spec: MergeSpec, sink: &crate::engine::job::EventSink, cancel: &crate::engine::job::CancelToken) -> Result<String, String> {
+fn export_work(
+    kind: Kind,
+    project: Arc<Project>,
+    spec: MergeSpec,
+    sink: &crate::engine::job::EventSink,
+    cancel: &crate::engine::job::CancelToken,
+) -> Result<String, String> {
     let k = project.k();
     let adapters: Vec<PathBuf> = (0..k).map(|i| crate::engine::pipeline::plan::paths::run(&project.dir, &format!("sub-{i}"))).collect();
     let (title, file) = match kind {
@@ -97,7 +103,9 @@ pub fn export_ui(ui: &mut egui::Ui, ex: &mut Export, form: &MergeForm, cx: &mut 
             if ui.add_enabled(idle, egui::Button::new(label)).clicked() {
                 if let Ok(spec) = spec.clone() {
                     let project = project.clone();
-                    ex.exporting = Some(Job::spawn("export merge", ui.ctx(), cx.activity, move |sink, cancel| export_work(kind, project, spec, sink, cancel)));
+                    ex.exporting = Some(Job::spawn("export merge", ui.ctx(), cx.activity, move |sink, cancel| {
+                        export_work(kind, project, spec, sink, cancel)
+                    }));
                 }
             }
         }
@@ -113,7 +121,11 @@ pub fn export_ui(ui: &mut egui::Ui, ex: &mut Export, form: &MergeForm, cx: &mut 
         ui.add(egui::TextEdit::singleline(&mut ex.name).desired_width(140.0)).accessible_name("Merge name");
         ui.checkbox(&mut ex.full, "as a full model");
         let ok = spec.is_ok() && ex.adding.is_none() && !ex.name.trim().is_empty();
-        if ui.add_enabled(ok, egui::Button::new("Add to dtm.toml")).on_hover_text("The pipeline then merges it and evaluates it on every benchmark").clicked() {
+        if ui
+            .add_enabled(ok, egui::Button::new("Add to dtm.toml"))
+            .on_hover_text("The pipeline then merges it and evaluates it on every benchmark")
+            .clicked()
+        {
             let section = form.section(ex.name.trim(), if ex.full { "full" } else { "adapter" });
             let dir = project.dir.clone();
             ex.adding = Some(Task::spawn("add merge", ui.ctx(), move || add_merge(&dir, &section).map_err(|e| e.to_string())));

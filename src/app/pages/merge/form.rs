@@ -29,7 +29,15 @@ pub struct MergeForm {
 impl MergeForm {
     /// Equal weights over `k` sub-models, the paper's plain average.
     pub fn new(k: usize) -> Self {
-        Self { method: MergeMethod::Linear, weights: vec![1.0; k], normalize: true, density: 0.5, lambda: 1.0, seed: 0, overrides: String::new() }
+        Self {
+            method: MergeMethod::Linear,
+            weights: vec![1.0; k],
+            normalize: true,
+            density: 0.5,
+            lambda: 1.0,
+            seed: 0,
+            overrides: String::new(),
+        }
     }
 
     /// The engine's spec for these settings, or what is wrong with them.
@@ -84,16 +92,18 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut MergeForm) -> bool {
     let before = form.clone();
     egui::Grid::new("merge-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
         ui.label("Method");
-        egui::ComboBox::from_id_salt("merge-method").selected_text(form.method.name()).show_ui(ui, |ui| {
-            for m in MergeMethod::ALL {
-                if m == MergeMethod::Slerp && form.weights.len() != 2 {
-                    continue;
+        egui::ComboBox::from_id_salt("merge-method")
+            .selected_text(form.method.name())
+            .show_ui(ui, |ui| {
+                for m in MergeMethod::ALL {
+                    if m == MergeMethod::Slerp && form.weights.len() != 2 {
+                        continue;
+                    }
+                    ui.selectable_value(&mut form.method, m, m.name());
                 }
-                ui.selectable_value(&mut form.method, m, m.name());
-            }
-        })
-        .response
-        .accessible_name("Merge method");
+            })
+            .response
+            .accessible_name("Merge method");
         ui.end_row();
         for (i, w) in form.weights.iter_mut().enumerate() {
             let name = format!("Weight of sub-{i}");
@@ -127,10 +137,13 @@ pub fn form_ui(ui: &mut egui::Ui, form: &mut MergeForm) -> bool {
     });
     egui::CollapsingHeader::new("Advanced: per-module weights").id_salt("merge-overrides").show(ui, |ui| {
         ui.label(
-            egui::RichText::new("One override per line, REGEX=w1,w2,... on the module name (e.g. layers\\.(0|1)\\..*=1,0,0,0); the first match wins.")
-                .weak(),
+            egui::RichText::new(
+                "One override per line, REGEX=w1,w2,... on the module name (e.g. layers\\.(0|1)\\..*=1,0,0,0); the first match wins.",
+            )
+            .weak(),
         );
-        ui.add(egui::TextEdit::multiline(&mut form.overrides).desired_rows(2).desired_width(f32::INFINITY)).accessible_name("Module overrides");
+        ui.add(egui::TextEdit::multiline(&mut form.overrides).desired_rows(2).desired_width(f32::INFINITY))
+            .accessible_name("Module overrides");
     });
     *form != before
 }

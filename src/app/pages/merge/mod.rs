@@ -117,7 +117,7 @@ impl MergePage {
                 ui.add_space(10.0);
                 export::export_ui(ui, &mut self.export, &self.form, cx);
             });
-            ui.separator();
+            ui.add_space(16.0);
             ui.vertical(|ui| self.preview_ui(ui, (width - left - 30.0).max(300.0)));
         });
         ui.add_space(10.0);
@@ -178,7 +178,8 @@ impl MergePage {
             None if known > 0 => format!("held-out loss: {known} of {} portions scored", cur.portion_loss.len()),
             None => "waiting for the first figure".into(),
         };
-        let acc = cur.bench.map(|b| format!(" · accuracy {:.3} ± {:.3} ({}/{} items)", b.acc, b.stderr, b.done, b.total)).unwrap_or_default();
+        let acc =
+            cur.bench.map(|b| format!(" · accuracy {:.3} ± {:.3} ({}/{} items)", b.acc, b.stderr, b.done, b.total)).unwrap_or_default();
         format!("Preview: {loss}{acc}")
     }
 
@@ -198,20 +199,24 @@ impl MergePage {
         let k = self.form.weights.len();
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Settings tried").strong());
-            egui::ComboBox::from_id_salt("merge-chart-sub").selected_text(format!("along sub-{}", self.selected)).show_ui(ui, |ui| {
-                for i in 0..k {
-                    ui.selectable_value(&mut self.selected, i, format!("along sub-{i}"));
-                }
-            })
-            .response
-            .accessible_name("Sub-model on the x axis");
-            egui::ComboBox::from_id_salt("merge-chart-score").selected_text(self.score.name()).show_ui(ui, |ui| {
-                for s in [Score::Loss, Score::Accuracy] {
-                    ui.selectable_value(&mut self.score, s, s.name());
-                }
-            })
-            .response
-            .accessible_name("Score on the y axis");
+            egui::ComboBox::from_id_salt("merge-chart-sub")
+                .selected_text(format!("along sub-{}", self.selected))
+                .show_ui(ui, |ui| {
+                    for i in 0..k {
+                        ui.selectable_value(&mut self.selected, i, format!("along sub-{i}"));
+                    }
+                })
+                .response
+                .accessible_name("Sub-model on the x axis");
+            egui::ComboBox::from_id_salt("merge-chart-score")
+                .selected_text(self.score.name())
+                .show_ui(ui, |ui| {
+                    for s in [Score::Loss, Score::Accuracy] {
+                        ui.selectable_value(&mut self.score, s, s.name());
+                    }
+                })
+                .response
+                .accessible_name("Score on the y axis");
             if self.live.sweeping.is_some() {
                 ui.spinner();
                 let done = self.live.points.iter().filter(|p| p.from_sweep).count();
@@ -219,7 +224,8 @@ impl MergePage {
                 if ui.button("Stop sweep").clicked() {
                     self.live.cancel_sweep();
                 }
-            } else if ui.add_enabled(self.form.spec().is_ok() && k > 1, egui::Button::new(format!("Sweep sub-{}", self.selected))).clicked() {
+            } else if ui.add_enabled(self.form.spec().is_ok() && k > 1, egui::Button::new(format!("Sweep sub-{}", self.selected))).clicked()
+            {
                 self.start_sweep(ui.ctx());
             }
             ui.label(format!("{} points", self.live.points.len()));
