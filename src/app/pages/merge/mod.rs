@@ -228,7 +228,8 @@ impl MergePage {
             {
                 self.start_sweep(ui.ctx());
             }
-            ui.label(format!("{} points", self.live.points.len()));
+            let n = self.live.points.len();
+            ui.label(format!("{n} point{}", if n == 1 { "" } else { "s" }));
         });
     }
 
