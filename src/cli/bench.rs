@@ -28,6 +28,10 @@ pub enum BenchWhat {
     /// Merging: seconds and GB/s to merge K adapters into the full model and write it, and the
     /// seconds of an in-memory re-weighting.
     Merge(super::merge::MergeBenchArgs),
+    /// Merge preview: milliseconds from a new weight vector (a slider released) to the first
+    /// portion's loss and to the benchmark subset's final accuracy, with the rows and tokens
+    /// each preview scores.
+    Preview(PreviewArgs),
     /// Sentence embedding: sentences/s over the reference script's 2,000 sentences, batch 64.
     Embed(super::embed::EmbedBenchArgs),
     /// k-means: seconds for 50,000 x 384 standard-normal points, k=4, 1 init, 100 iterations.
@@ -86,6 +90,93 @@ fn gui(args: GuiArgs) -> anyhow::Result<()> {
 #[cfg(not(feature = "gui"))]
 fn gui(_args: GuiArgs) -> anyhow::Result<()> {
     anyhow::bail!("this build has no GUI (built without the `gui` feature)")
+}
+
+/// Arguments of `bench preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// A project whose sub-models are trained: its base, adapters, portions' held-out rows and
+    /// first multiple-choice benchmark (the other options are then ignored, except the sizes).
+    #[arg(long)]
+    pub project: Option<std::path::PathBuf>,
+    /// Base model (default: SmolLM2-135M-Instruct from the local models folder).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Adapter folders (default: K random r16 adapters on gate/up/down in a temporary folder).
+    #[arg(long, num_args = 1..)]
+    pub adapters: Vec<std::path::PathBuf>,
+    /// Number of random adapters when none are given.
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
+    /// Instruction data whose validation slice is dealt into the K portions (default:
+    /// alpaca_en_demo.json in $DTM_DATA_DIR).
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// Multiple-choice benchmark file (default: bench/arc_easy_dev.jsonl in $DTM_DATA_DIR).
+    #[arg(long)]
+    pub bench: Option<std::path::PathBuf>,
+    /// Held-out rows per portion.
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Tokens per held-out row.
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Benchmark items.
+    #[arg(long)]
+    pub items: Option<usize>,
+    /// Method.
+    #[arg(long, default_value = "linear")]
+    pub method: crate::engine::merge::MergeMethod,
+    /// Slider releases timed (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+}
+
+fn data_dir() -> std::path::PathBuf {
+    std::env::var_os("DTM_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "../shared/data".into())
+}
+
+fn preview(args: PreviewArgs) -> anyhow::Result<()> {
+    use crate::engine::eval::heldout::HeldoutOptions;
+    use crate::engine::eval::BenchSpec;
+    use crate::engine::merge::preview::{BenchSource, HeldoutSource, PreviewRequest, PreviewSizes};
+    let mut sizes = PreviewSizes::default();
+    sizes.rows_per_portion = args.rows.unwrap_or(sizes.rows_per_portion);
+    sizes.max_tokens = args.max_tokens.unwrap_or(sizes.max_tokens);
+    sizes.bench_items = args.items.unwrap_or(sizes.bench_items);
+    let device = candle_core::Device::Cpu;
+    let tmp = std::env::temp_dir().join(format!("dtm-bench-preview-{}", std::process::id()));
+    let req = match &args.project {
+        Some(dir) => {
+            let project = crate::engine::pipeline::Project::load(dir)?;
+            crate::engine::pipeline::stages::preview_request(&project, sizes, device)
+        }
+        None => {
+            let base = default_model(&args.base)?;
+            let adapters = if args.adapters.is_empty() {
+                crate::engine::merge::bench::make_bench_adapters(&base, &tmp, args.k)?
+            } else {
+                args.adapters.clone()
+            };
+            let data = args.data.clone().or_else(default_alpaca).context("no --data given and no alpaca_en_demo.json: pass --data")?;
+            let bench = args.bench.clone().unwrap_or_else(|| data_dir().join("bench/arc_easy_dev.jsonl"));
+            let k = adapters.len();
+            PreviewRequest {
+                base,
+                adapters,
+                vanilla: None,
+                heldout: HeldoutSource::Dealt { data, data_options: Default::default(), options: HeldoutOptions::default(), k },
+                bench: vec![BenchSource { spec: BenchSpec { name: "arc_easy".into(), path: bench, extra: None }, fewshot: None }],
+                sizes,
+                device,
+                dtype: None,
+            }
+        }
+    };
+    let fig = crate::engine::merge::bench::bench_preview(&req, args.method, args.reps);
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!("{}", serde_json::to_string(&fig?)?);
+    Ok(())
 }
 
 /// Arguments of `bench memory`.
@@ -180,6 +271,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Embed(a) => super::embed::bench(a)?,
         BenchWhat::Kmeans(a) => super::cluster::bench(a)?,
         BenchWhat::Memory(a) => memory(a)?,
+        BenchWhat::Preview(a) => preview(a)?,
         BenchWhat::Gui(a) => gui(a)?,
         BenchWhat::Forward(s) => {
             let model = default_model(&s.model)?;

@@ -1,5 +1,6 @@
 //! `bench merge`: seconds and GB/s to merge K adapters into a full model and write it, and the
-//! seconds of one interactive re-weighting, in the units of the mergekit anchor script.
+//! seconds of one interactive re-weighting, in the units of the mergekit anchor script; `bench
+//! preview`: milliseconds from a new weight vector to the live preview's first and last figure.
 
 use super::full::FullOptions;
 use super::spec::{MergeMethod, MergeSpec};
@@ -114,4 +115,87 @@ pub fn bench_merge(base: &str, adapters: &[PathBuf], method: MergeMethod, out: &
         });
     }
     Ok(figures)
+}
+
+/// The `bench preview` figure: how long a merge preview takes to show its first and its last
+/// figure after a new weight vector (a slider released), and how much it scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewFigure {
+    /// Always `merge_preview_<method>`.
+    pub what: String,
+    /// Median milliseconds from the new weights to the first portion's loss.
+    pub first_ms: f64,
+    /// Median milliseconds from the new weights to the benchmark subset's final accuracy (the
+    /// last figure).
+    pub final_ms: f64,
+    /// Median milliseconds for the base model alone to score the first portion's rows, timed
+    /// beside each release: the first figure's floor on this machine under its current load.
+    pub base_first_ms: f64,
+    /// Seconds to open the preview (base, adapters, rows) and score equal weights once.
+    pub open_s: f64,
+    /// Held-out rows scored per portion.
+    pub heldout_rows: Vec<usize>,
+    /// Tokens of those rows (all portions).
+    pub heldout_tokens: usize,
+    /// Benchmark subset items.
+    pub bench_items: usize,
+    /// Tokens of the benchmark subset's requests (context and continuation of every choice).
+    pub bench_tokens: usize,
+    /// Adapters merged.
+    pub k: usize,
+    /// Slider releases timed.
+    pub reps: usize,
+    /// CPU threads.
+    pub threads: usize,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Opens a merge preview on `req`, scores it once with equal weights (what the page shows
+/// first), then times `reps` slider releases: each a new weight vector, from the
+/// change to the first figure and to the last.
+pub fn bench_preview(req: &super::preview::PreviewRequest, method: MergeMethod, reps: usize) -> Result<PreviewFigure> {
+    use super::preview::{MergePreview, PreviewUpdate};
+    use std::time::Instant;
+    let cancel = CancelToken::new();
+    let opened = Instant::now();
+    let preview = MergePreview::open(req, &cancel)?;
+    let k = preview.k();
+    preview.score(&MergeSpec::new(method), &cancel, &mut |_| {})?;
+    let open_s = opened.elapsed().as_secs_f64();
+    let (mut first, mut last, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..reps.max(1) {
+        let mut spec = MergeSpec::new(method);
+        spec.weights = Some((0..k).map(|j| super::WeightValue::Constant(if j == rep % k { 0.4 } else { 0.2 })).collect());
+        let start = Instant::now();
+        let mut first_at = None;
+        preview.score(&spec, &cancel, &mut |u| {
+            if matches!(u, PreviewUpdate::Portion { .. }) && first_at.is_none() {
+                first_at = Some(start.elapsed().as_secs_f64() * 1e3);
+            }
+        })?;
+        let end = start.elapsed().as_secs_f64() * 1e3;
+        first.push(first_at.unwrap_or(end));
+        last.push(end);
+        let start = Instant::now();
+        preview.base_portion_loss(0, &cancel)?;
+        floor.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(PreviewFigure {
+        what: format!("merge_preview_{}", method.name().replace('-', "_")),
+        first_ms: median(first),
+        final_ms: median(last),
+        base_first_ms: median(floor),
+        open_s,
+        heldout_rows: preview.portion_rows(),
+        heldout_tokens: preview.heldout_tokens(),
+        bench_items: preview.bench().map_or(0, |b| b.1),
+        bench_tokens: preview.bench_tokens(),
+        k,
+        reps: reps.max(1),
+        threads: rayon::current_num_threads(),
+    })
 }

@@ -13,6 +13,9 @@ pub enum MergeError {
     /// The instruction data (for Fisher diagonals) could not be read or tokenised.
     #[error(transparent)]
     Data(#[from] crate::engine::data::DataError),
+    /// A benchmark or the held-out rows of a preview could not be read or scored.
+    #[error(transparent)]
+    Eval(#[from] crate::engine::eval::EvalError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -64,7 +67,7 @@ pub enum MergeError {
     Cancelled(#[from] Cancelled),
 }
 
-crate::engine::job::stage::impl_stage_error!(MergeError, Model, Data);
+crate::engine::job::stage::impl_stage_error!(MergeError, Model, Data, Eval);
 
 impl MergeError {
     /// An I/O error on `path`.

@@ -19,6 +19,8 @@ pub mod fisher_run;
 pub mod full;
 pub mod kernels;
 pub mod lowrank;
+pub mod preview;
+mod preview_data;
 pub mod recipe;
 pub mod session;
 pub mod spec;
@@ -26,6 +28,7 @@ pub mod synthetic;
 pub mod writer;
 
 pub use error::MergeError;
+pub use preview::{MergePreview, PreviewRequest, PreviewSizes, PreviewUpdate};
 pub use session::MergeSession;
 pub use spec::{MergeMethod, MergeSpec, WeightValue};
 

@@ -105,7 +105,7 @@ impl MergeSession {
     }
 
     /// The base model in `dtype` on `device`, built once and reused (tensors are shared).
-    fn base_model(&self, dtype: DType, device: &Device) -> Result<CausalLm> {
+    pub fn base_model(&self, dtype: DType, device: &Device) -> Result<CausalLm> {
         let mut cached = self.base_model.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = cached.as_ref().filter(|m| m.dtype() == dtype && m.device().same_device(device)) {
             return Ok(m.clone());

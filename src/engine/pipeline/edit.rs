@@ -4,10 +4,11 @@
 //! `dtm-studio set` and the app's pages both change settings through [`set_setting`].
 
 use super::error::PipelineError;
+use super::file::MergeSection;
 use super::project::{Project, PROJECT_FILE};
 use crate::engine::fsutil::write_atomic;
 use std::path::{Path, PathBuf};
-use toml_edit::{DocumentMut, Item, Table, Value};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
 
 /// The project file of `path` (a `dtm.toml` or the folder holding one).
 fn project_file(path: &Path) -> PathBuf {
@@ -88,18 +89,63 @@ pub fn set_settings(path: &Path, changes: &[(String, Value)]) -> Result<Project,
             }
         }
     }
-    let edited = doc.to_string();
+    write_checked(&file, &doc.to_string())
+}
+
+/// Writes `edited` over `file` when it checks out as a project, else leaves the file untouched
+/// and returns the error with the line it names.
+fn write_checked(file: &Path, edited: &str) -> Result<Project, PipelineError> {
     let trial = file.with_file_name(format!(".{PROJECT_FILE}.edit"));
     write_atomic(&trial, edited.as_bytes()).map_err(|e| PipelineError::io(&trial, e))?;
     let checked = Project::load(&trial);
     let _ = std::fs::remove_file(&trial);
     checked.map_err(|e| match e {
-        PipelineError::Invalid { line, key, detail, .. } => PipelineError::Invalid { file: file.clone(), line, key, detail },
-        PipelineError::Toml { detail, .. } => PipelineError::Toml { file: file.clone(), detail },
+        PipelineError::Invalid { line, key, detail, .. } => PipelineError::Invalid { file: file.to_path_buf(), line, key, detail },
+        PipelineError::Toml { detail, .. } => PipelineError::Toml { file: file.to_path_buf(), detail },
         other => other,
     })?;
-    write_atomic(&file, edited.as_bytes()).map_err(|e| PipelineError::io(&file, e))?;
-    Project::load(&file)
+    write_atomic(file, edited.as_bytes()).map_err(|e| PipelineError::io(file, e))?;
+    Project::load(file)
+}
+
+/// Appends `merge` as a new `[[merge]]` entry of the project file of `path` (after the last one,
+/// or at the end), keeping every comment and setting the user wrote, and returns the project as
+/// it now reads. A name already used, or settings the file check refuses, leave the file as it
+/// was and the error says why.
+pub fn add_merge(path: &Path, merge: &MergeSection) -> Result<Project, PipelineError> {
+    let file = project_file(path);
+    let text = std::fs::read_to_string(&file).map_err(|e| PipelineError::io(&file, e))?;
+    let mut doc = text.parse::<DocumentMut>().map_err(|e| PipelineError::Toml { file: file.clone(), detail: e.to_string() })?;
+    let invalid = |detail: String| PipelineError::Invalid { file: file.clone(), line: 0, key: "merge.name".into(), detail };
+    let merges = doc.entry("merge").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
+    let merges = merges.as_array_of_tables_mut().ok_or_else(|| invalid("`merge` is not a list of [[merge]] entries".into()))?;
+    if merges.iter().any(|t| t.get("name").and_then(Item::as_str) == Some(merge.name.as_str())) {
+        return Err(invalid(format!("a merge named '{}' exists already; choose another name", merge.name)));
+    }
+    let mut table = Table::new();
+    table.insert("name", toml_edit::value(merge.name.clone()));
+    table.insert("method", toml_edit::value(merge.method.clone()));
+    if let Some(ws) = &merge.weights {
+        table.insert("weights", toml_edit::value(ws.iter().copied().collect::<toml_edit::Array>()));
+    }
+    if let Some(d) = merge.density {
+        table.insert("density", toml_edit::value(d));
+    }
+    if let Some(l) = merge.lambda {
+        table.insert("lambda", toml_edit::value(l));
+    }
+    if let Some(s) = merge.seed {
+        table.insert("seed", toml_edit::value(s as i64));
+    }
+    if let Some(n) = merge.normalize {
+        table.insert("normalize", toml_edit::value(n));
+    }
+    table.insert("output", toml_edit::value(merge.output.clone()));
+    if let Some(r) = merge.rank {
+        table.insert("rank", toml_edit::value(r as i64));
+    }
+    merges.push(table);
+    write_checked(&file, &doc.to_string())
 }
 
 #[cfg(test)]
@@ -155,5 +201,42 @@ mod tests {
         assert_eq!(before, std::fs::read_to_string(&file).unwrap());
         assert!(parse_assignment("no-equals").is_err());
         assert!(set_setting(&file, "a.b.c.d", Value::from(1)).is_err());
+    }
+
+    fn merge_named(name: &str) -> MergeSection {
+        MergeSection {
+            name: name.into(),
+            method: "ties".into(),
+            weights: Some(vec![0.7, 0.3]),
+            density: Some(0.4),
+            lambda: Some(1.5),
+            seed: Some(3),
+            normalize: None,
+            output: "full".into(),
+            rank: None,
+        }
+    }
+
+    #[test]
+    fn a_merge_is_appended_and_the_comments_stay() {
+        let (_dir, file) = project();
+        let before = std::fs::read_to_string(&file).unwrap();
+        let project = add_merge(&file, &merge_named("tilted")).unwrap();
+        let after = std::fs::read_to_string(&file).unwrap();
+        assert!(after.starts_with(&before[..before.find("[[merge]]").unwrap()]), "the text before the merges is unchanged");
+        let comments = |t: &str| t.lines().filter(|l| l.contains('#')).map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(comments(&before), comments(&after));
+        let plan = project.merges.iter().find(|m| m.name == "tilted").expect("the new merge is read back");
+        assert_eq!(plan.spec.method, crate::engine::merge::MergeMethod::Ties);
+        assert_eq!(plan.spec.weight_values(2), vec![vec![0.7], vec![0.3]]);
+        assert_eq!((plan.spec.density_of(0), plan.spec.lambda, plan.spec.seed), (0.4, 1.5, 3));
+        assert_eq!(project.merges.len(), 2, "the merge the file had stays");
+        let err = add_merge(&file, &merge_named("tilted")).unwrap_err().to_string();
+        assert!(err.contains("exists already"), "{err}");
+        let mut bad = merge_named("three");
+        bad.weights = Some(vec![1.0, 1.0, 1.0]);
+        let err = add_merge(&file, &bad).unwrap_err().to_string();
+        assert!(err.contains("weights"), "{err}");
+        assert_eq!(after, std::fs::read_to_string(&file).unwrap(), "refused merges leave the file as it was");
     }
 }

@@ -13,7 +13,7 @@ pub mod run;
 pub mod slurm;
 pub mod stages;
 
-pub use edit::{parse_assignment, set_setting, set_settings};
+pub use edit::{add_merge, parse_assignment, set_setting, set_settings};
 pub use error::PipelineError;
 pub use init::{init_project, InitRequest};
 pub use plan::StageId;

@@ -8,13 +8,16 @@ use super::plan::{paths, StageId};
 use super::project::Project;
 use super::records::FileHashCache;
 use crate::engine::cluster::{run_cluster, ClusterRequest, ClustersFile, EmbeddingSource};
+use crate::engine::data::prompt::PromptOptions;
 use crate::engine::data::{run_data_check, DataCheckRequest, LengthCheck};
 use crate::engine::device::{open_device, DeviceRequest};
 use crate::engine::embed::{run_embed, EmbedOptions, EmbedRequest, EncoderRequest};
 use crate::engine::eval::comparison::{headline_metrics, read_results_dir, ModelResults};
+use crate::engine::eval::heldout::HeldoutOptions;
 use crate::engine::eval::{run_eval, EvalOptions, EvalRequest};
 use crate::engine::fsutil::write_atomic;
 use crate::engine::job::{CancelToken, EventSink, StageError};
+use crate::engine::merge::preview::{BenchSource, HeldoutSource, PreviewRequest, PreviewSizes};
 use crate::engine::merge::{run_merge, MergeOutput, MergeRequest};
 use crate::engine::model::LoadOptions;
 use crate::engine::report::ReportInput;
@@ -42,6 +45,35 @@ pub fn model_source(project: &Project, label: &str) -> (String, Option<PathBuf>)
     match project.merges.iter().find(|m| m.name == label).map(|m| m.output) {
         Some(MergeOutput::Full) => (paths::merge(dir, label).to_string_lossy().into_owned(), None),
         _ => (project.model.clone(), Some(paths::merge(dir, label))),
+    }
+}
+
+/// The merge preview of a project whose sub-models are trained: its base, `train/sub-N`, the
+/// vanilla run when it exists, each portion's validation slice as its training chose it, and
+/// the project's benchmarks (the first multiple-choice one is scored).
+pub fn preview_request(project: &Project, sizes: PreviewSizes, device: candle_core::Device) -> PreviewRequest {
+    let dir = &project.dir;
+    let vanilla = paths::run(dir, "vanilla");
+    let options = HeldoutOptions {
+        prompt: PromptOptions { max_len: project.train.max_len, ..project.prompt.clone() },
+        val_fraction: project.raw.data.val_fraction,
+        val_max: project.raw.data.val_max,
+        seed: project.train.seed,
+    };
+    PreviewRequest {
+        base: project.model.clone(),
+        adapters: (0..project.k()).map(|i| paths::run(dir, &format!("sub-{i}"))).collect(),
+        vanilla: vanilla.join("adapter_model.safetensors").is_file().then_some(vanilla),
+        heldout: HeldoutSource::Portions {
+            data: project.data.clone(),
+            data_options: project.data_options.clone(),
+            clusters: paths::clusters(dir),
+            options,
+        },
+        bench: project.evals.iter().map(|e| BenchSource { spec: e.spec.clone(), fewshot: e.fewshot }).collect(),
+        sizes,
+        device,
+        dtype: project.dtype,
     }
 }
 
