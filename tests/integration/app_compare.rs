@@ -150,7 +150,7 @@ fn compare_light_and_dark() {
         settle(&mut h, "compare");
         assert!(h.state().pages.compare.drill.shown.is_some(), "the drill-down is filled");
         assert_eq!(h.state().pages.compare.bars.0, 6);
-        super::app_snapshots::mask_volatile(&mut h, dark);
+        super::app_snapshots::mask_volatile(&mut h);
         let theme = if dark { "dark" } else { "light" };
         results.add(h.try_snapshot(format!("compare-{theme}")));
     }

@@ -13,7 +13,6 @@ use dtm_studio::engine::pipeline::{run_project, RunOptions};
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 /// Where the snapshot project is made (a fixed path, so the images do not depend on it).
 const SNAPSHOT_PROJECT: &str = "/tmp/dtm-studio-snapshots/merge";
@@ -109,17 +108,6 @@ fn without_trained_sub_models_the_page_says_so() {
     assert_eq!(h.state().page, Page::Train);
 }
 
-/// Steps until the window asks for no more repaints three times in a row.
-fn settle(h: &mut Harness<'static, StudioApp>) {
-    let start = Instant::now();
-    let mut quiet = 0;
-    while quiet < 3 {
-        assert!(start.elapsed() < Duration::from_secs(120), "the page did not settle in 120 s");
-        quiet = if h.try_run().is_ok() { quiet + 1 } else { 0 };
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn merge_page_light_and_dark() {
     let dir = Path::new(SNAPSHOT_PROJECT);
@@ -137,21 +125,9 @@ fn merge_page_light_and_dark() {
         });
         h.get_by_label("Sweep sub-0").click();
         wait_until(&mut h, "the sweep", 180, |h| h.state().pages.merge.live.points.iter().filter(|p| p.from_sweep).count() == 6);
-        settle(&mut h);
+        super::app_snapshots::settle(&mut h, "merge");
         assert!(shows(&h, "Preview: mean held-out loss"), "the preview's figures are drawn");
-        // The process's memory and the machine's free memory change from run to run.
-        let volatile: Vec<_> = h
-            .query_all_by_label_contains("")
-            .filter(|n| {
-                let node = n.accesskit_node();
-                let text = node.value().or(node.label()).unwrap_or_default();
-                text.starts_with("memory ") || text.contains("GB free")
-            })
-            .map(|n| n.rect())
-            .collect();
-        for rect in volatile {
-            h.mask(rect);
-        }
+        super::app_snapshots::mask_volatile(&mut h);
         results.add(h.try_snapshot(format!("merge-{}", if dark { "dark" } else { "light" })));
     }
 }

@@ -93,7 +93,7 @@ fn playground_light_and_dark() {
         wait_until(&mut h, "the models", 30, |h| h.state().pages.playground.columns.len() == 2);
         ask(&mut h, "name apple river");
         settle(&mut h, "playground");
-        super::app_snapshots::mask_volatile(&mut h, dark);
+        super::app_snapshots::mask_volatile(&mut h);
         let theme = if dark { "dark" } else { "light" };
         results.add(h.try_snapshot(format!("playground-{theme}")));
     }

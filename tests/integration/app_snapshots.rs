@@ -11,7 +11,7 @@ use dtm_studio::app::settings::Settings;
 use dtm_studio::app::{OpenTarget, StartRequest, StudioApp};
 use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::pipeline::{run_project, RunOptions};
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ pub fn settle(h: &mut Harness<'static, StudioApp>, what: &str) {
     let start = Instant::now();
     let mut quiet = 0;
     while quiet < 3 {
-        assert!(start.elapsed() < Duration::from_secs(90), "{what} did not settle in 90 s");
+        assert!(start.elapsed() < Duration::from_secs(120), "{what} did not settle in 120 s");
         quiet = if h.try_run().is_ok() { quiet + 1 } else { 0 };
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -50,22 +50,20 @@ fn project_with_split(model: &Path) {
 }
 
 /// Masks what changes from run to run: the process's memory, the machine's free memory (also
-/// in the device menu, which sits left of the zoom figure and the theme button) and decoding
-/// speeds.
-pub fn mask_volatile(h: &mut Harness<'static, StudioApp>, dark: bool) {
-    let volatile: Vec<_> = ["memory ", "free", "spare", "tokens/s"]
-        .iter()
-        .flat_map(|text| h.query_all_by_label_contains(text).map(|n| n.rect()).collect::<Vec<_>>())
+/// the value of the device menu) and decoding speeds.
+pub fn mask_volatile(h: &mut Harness<'static, StudioApp>) {
+    let volatile: Vec<_> = h
+        .query_all_by_label_contains("")
+        .filter(|n| {
+            let node = n.accesskit_node();
+            let text = format!("{} {}", node.label().unwrap_or_default(), node.value().unwrap_or_default());
+            text.trim_start().starts_with("memory ") || ["B free", " to spare", "tokens/s", "tok/s"].iter().any(|v| text.contains(v))
+        })
+        .map(|n| n.rect())
         .collect();
     for rect in volatile {
         h.mask(rect);
     }
-    let theme = h.get_by_label(if dark { "Light theme" } else { "Dark theme" }).rect();
-    let menu = eframe::egui::Rect::from_min_max(
-        eframe::egui::pos2(theme.min.x - 345.0, theme.min.y - 2.0),
-        eframe::egui::pos2(theme.min.x - 50.0, theme.max.y + 2.0),
-    );
-    h.mask(menu);
 }
 
 #[test]
@@ -80,12 +78,13 @@ fn every_page_of_the_first_half_light_and_dark() {
             let app = StudioApp::new(&ctx, settings, StartRequest { target: Some(OpenTarget::Project(PROJECT.into())), page: Some(page) });
             let mut h =
                 Harness::builder().with_size([1280.0, 860.0]).wgpu().build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
+            if page == Page::Disperse {
+                // The map's data is read on a worker: wait for it before the window settles.
+                super::app::wait_until(&mut h, "the map's legend", 60, |h| shows(h, "Portion 0 ·"));
+            }
             settle(&mut h, page.title());
             assert!(h.state().workspace.project().is_some(), "the project was read");
-            mask_volatile(&mut h, dark);
-            if page == Page::Disperse {
-                assert!(shows(&h, "Portion 0 ·"), "the map's legend is drawn");
-            }
+            mask_volatile(&mut h);
             let theme = if dark { "dark" } else { "light" };
             results.add(h.try_snapshot(format!("{}-{theme}", page.title().to_lowercase().replace(' ', "-"))));
         }

@@ -15,7 +15,6 @@ use dtm_studio::engine::train::state::{RunStatus, TrainerState};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 /// A tiny-llama project of `steps` training steps with its split done.
 fn split_project(dir: &Path, steps: u64, changes: &[(&str, toml_edit::Value)]) {
@@ -58,6 +57,20 @@ fn app_train_queue_stop_and_resume() {
     assert_eq!(stopped.status, RunStatus::Cancelled);
     let checkpoint = stopped.checkpoint_step.expect("a stopped run keeps a checkpoint");
     assert!(checkpoint > 0 && checkpoint < 40, "stopped at {checkpoint}");
+
+    // A run that finishes while the others train leaves the queue at once.
+    let finished = |h: &Harness<'static, StudioApp>| {
+        h.state()
+            .workspace
+            .statuses
+            .iter()
+            .find(|s| s.stage.starts_with("train:") && s.state == StageState::Done)
+            .map(|s| s.stage[6..].to_string())
+    };
+    wait_until(&mut h, "a run done while another trains", 300, |h| h.state().workspace.running().is_some() && finished(h).is_some());
+    h.step();
+    let first = finished(&h).unwrap();
+    assert!(shows(&h, &format!("Train again {first}")), "{first} is done, not queued");
 
     // The other runs go on while the stopped one waits.
     wait_until(&mut h, "the other runs to finish", 300, |h| {
@@ -114,17 +127,6 @@ fn app_train_frame_time_with_four_long_curves() {
 /// Where the snapshot project is made (a fixed path, shown in the window's title bar).
 const SNAPSHOT_PROJECT: &str = "/tmp/dtm-studio-snapshots/train";
 
-/// Steps until the window asks for no more repaints three times in a row.
-fn settle(h: &mut Harness<'static, StudioApp>) {
-    let start = Instant::now();
-    let mut quiet = 0;
-    while quiet < 3 {
-        assert!(start.elapsed() < Duration::from_secs(90), "the page did not settle in 90 s");
-        quiet = if h.try_run().is_ok() { quiet + 1 } else { 0 };
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn app_train_snapshots_light_and_dark() {
     let dir = Path::new(SNAPSHOT_PROJECT);
@@ -147,9 +149,9 @@ fn app_train_snapshots_light_and_dark() {
         let settings = Settings { dark, log_open: false, ..Settings::default() };
         let app = StudioApp::new(&ctx, settings, StartRequest { target: Some(OpenTarget::Project(dir.into())), page: Some(Page::Train) });
         let mut h = Harness::builder().with_size([1280.0, 1100.0]).wgpu().build_ui_state(|ui, app: &mut StudioApp| app.frame_ui(ui), app);
-        settle(&mut h);
+        super::app_snapshots::settle(&mut h, "train");
         assert!(shows(&h, "Train again sub-1") && !shows(&h, "No loss yet"), "finished runs with their curves");
-        super::app_snapshots::mask_volatile(&mut h, dark);
+        super::app_snapshots::mask_volatile(&mut h);
         results.add(h.try_snapshot(if dark { "train-dark" } else { "train-light" }));
     }
 }

@@ -3,7 +3,6 @@
 pub mod compare;
 pub mod data;
 pub mod disperse;
-pub mod later;
 pub mod merge;
 pub mod model;
 pub mod playground;

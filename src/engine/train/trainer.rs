@@ -130,6 +130,7 @@ pub fn train<T: LabelledTokens>(
         Err(TrainError::Cancelled(c))
     };
     let run_eval = |model: &CausalLm, state: &mut TrainerState, step: u64| -> Result<(), TrainError> {
+        events.progress(stage, step, total_steps, format!("evaluating: validation loss at step {step}"));
         let train_loss = evaluate_loss(model, eval_slice, cfg.micro_batch, job.pad_id, cancel)?.unwrap_or(f64::NAN);
         let val_loss = evaluate_loss(model, val_slice, cfg.micro_batch, job.pad_id, cancel)?;
         state.evals.push(EvalEntry { step, train_loss, val_loss });

@@ -45,15 +45,13 @@ pub fn loss_ui(ui: &mut egui::Ui, runs: &[ChartRun<'_>], options: LossChartOptio
         return;
     }
     ui.label(
-        RichText::new("Faint: the loss of each step; solid: its moving average; diamonds: the validation loss at each evaluation.")
-            .weak()
-            .small(),
+        RichText::new("Faint: the loss of each step; solid: its moving average; diamonds: the validation loss at each evaluation.").weak(),
     );
     loss_chart(ui, "train-loss", 300.0, &series, options);
 }
 
 /// What the ratio shows, after the paper.
-const RATIO_TEXT: &str = "Loss-reduction ratio: between two evaluations, how much the training loss fell divided by how much \
+const RATIO_TEXT: &str = "Between two evaluations, how much the training loss fell divided by how much \
 the validation loss fell. Near 1, the model learns what carries over to unseen rows. When it rises late in training, the \
 training loss keeps falling faster than the validation loss: the model is fitting the dataset's own habits (its biases), the \
 source of the alignment tax in Fu et al. 2024. Training small portions briefly, as DTM does, keeps the ratio low.";
@@ -61,7 +59,7 @@ source of the alignment tax in Fu et al. 2024. Training small portions briefly, 
 /// One small ratio chart per run that has two evaluations with a validation loss.
 pub fn ratio_ui(ui: &mut egui::Ui, runs: &[ChartRun<'_>], x_as_fraction: bool) {
     ui.label(RichText::new("Loss-reduction ratio (ΔL train / ΔL validation)").strong());
-    ui.label(RichText::new(RATIO_TEXT).small());
+    ui.label(RichText::new(RATIO_TEXT).weak());
     let with_ratios: Vec<(&ChartRun<'_>, Vec<[f64; 2]>)> = runs
         .iter()
         .map(|r| {

@@ -140,21 +140,28 @@ impl Queue {
     /// queue when the page's run has ended. Call once per frame.
     pub fn drive(&mut self, workspace: &mut Workspace, activity: &mut Activity, ctx: &egui::Context) {
         self.take_prepared();
-        if workspace.running().is_some() {
-            return;
-        }
-        if let Some((launched, since)) = self.launched.take() {
-            // Runs that ended in this pipeline run (done or failed) leave the queue; a run
-            // stopped only to make way keeps its place and resumes from its checkpoint.
+        // Runs that ended in the pipeline run (done or failed) leave the queue as they end (and
+        // the pipeline run's list, so that a retry of one of them starts it again).
+        if let Some((launched, since)) = &mut self.launched {
             let ended_here = |run: &String| {
                 activity
                     .runs
                     .get(run)
                     .and_then(|r| r.outcome.as_ref())
-                    .is_some_and(|(outcome, at)| *at > since && matches!(outcome, RunOutcome::Done | RunOutcome::Failed(_)))
+                    .is_some_and(|(outcome, at)| *at > *since && matches!(outcome, RunOutcome::Done | RunOutcome::Failed(_)))
             };
+            let ended: Vec<String> = launched.iter().filter(|r| ended_here(r)).cloned().collect();
+            launched.retain(|r| !ended.contains(r));
+            self.wanted.retain(|r| !ended.contains(r));
+            self.forced.retain(|r| self.wanted.contains(r));
+        }
+        if workspace.running().is_some() {
+            return;
+        }
+        if let Some((launched, _)) = self.launched.take() {
+            // A run stopped only to make way keeps its place and resumes from its checkpoint.
             let keep = std::mem::take(&mut self.relaunch);
-            self.wanted.retain(|r| if launched.contains(r) { keep && !ended_here(r) } else { true });
+            self.wanted.retain(|r| keep || !launched.contains(r));
             self.forced.retain(|r| self.wanted.contains(r));
         }
         if self.wanted.is_empty() || workspace.is_saving() || workspace.project().is_none() {

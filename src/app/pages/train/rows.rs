@@ -65,8 +65,14 @@ impl RunView<'_> {
 
     /// The state in words.
     pub fn state_text(&self, queue: &Queue) -> String {
-        if self.running.is_some() {
-            return "training".into();
+        if let Some(r) = self.running {
+            return if r.detail.starts_with("evaluating") {
+                "evaluating".into()
+            } else if r.total == 0 {
+                "loading".into()
+            } else {
+                "training".into()
+            };
         }
         if queue.is_preparing(self.run) {
             return "preparing the retry".into();
@@ -142,10 +148,14 @@ pub fn rows_ui(ui: &mut egui::Ui, views: &[RunView<'_>], queue: &Queue) -> Optio
             let color = match state.as_str() {
                 "failed" => ui.visuals().error_fg_color,
                 "done" => Color32::from_rgb(40, 160, 80),
-                "training" => Color32::from_rgb(60, 140, 230),
+                "training" | "evaluating" | "loading" => Color32::from_rgb(60, 140, 230),
                 _ => ui.visuals().text_color(),
             };
-            ui.label(RichText::new(&state).color(color)).on_hover_text(format!("stage train:{}", v.run));
+            // A fixed width, so that the columns do not move as states change.
+            ui.horizontal(|ui| {
+                ui.set_min_width(170.0);
+                ui.label(RichText::new(&state).color(color)).on_hover_text(format!("stage train:{}", v.run));
+            });
             let (step, total) = v.steps();
             let fraction = if v.status.state == StageState::Done {
                 1.0
