@@ -118,6 +118,13 @@ pub fn tried_ui(ui: &mut egui::Ui, points: &[TriedPoint], selected: usize, score
     let tried: Vec<[f64; 2]> = points.iter().filter(|p| !p.from_sweep).filter_map(at).collect();
     let mut swept: Vec<[f64; 2]> = points.iter().filter(|p| p.from_sweep).filter_map(at).collect();
     swept.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    if tried.is_empty() && swept.is_empty() {
+        ui.label(
+            egui::RichText::new("No setting scored yet: each finished preview adds a point here, and Sweep scores a row of weights.")
+                .weak(),
+        );
+        return;
+    }
     let dark = ui.visuals().dark_mode;
     Plot::new("merge-tried")
         .height(230.0)
