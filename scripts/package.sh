@@ -56,6 +56,7 @@ if [ "$cpu" = 1 ]; then
   archive_name=dtm-studio-$version-$(uname -m)-linux
   scripts/package/make-archive.sh "$target_dir/release/dtm-studio" "$target_dir/release/icons" "$out" "$archive_name" >/dev/null
   scripts/package/check-package.sh "$deb" "$out/$archive_name.tar.gz"
+  scripts/package/smoke-test-archive.sh "$out/$archive_name.tar.gz"
 fi
 
 if [ "$cuda" = 1 ]; then

@@ -14,9 +14,9 @@ pub const FEATURES: &str = env!("DTM_FEATURES");
 /// The licence, as `Cargo.toml` declares it (an SPDX expression).
 pub const LICENSE: &str = env!("CARGO_PKG_LICENSE");
 
-/// The paper the method comes from.
+/// The paper the method comes from, with where to find it.
 pub const PAPER_TITLE: &str =
-    "Fu et al., Disperse-Then-Merge: Pushing the Limits of Instruction Tuning via Alignment Tax Reduction (ACL 2024 Findings)";
+    "Fu et al., Disperse-Then-Merge: Pushing the Limits of Instruction Tuning via Alignment Tax Reduction (ACL 2024 Findings), arXiv 2405.13432";
 
 /// Where to read the paper.
 pub const PAPER_URL: &str = "https://arxiv.org/abs/2405.13432";

@@ -24,9 +24,10 @@ icons=$prefix/share/icons/hicolor
 metainfo=$prefix/share/metainfo
 
 refresh_caches() {
-  # Launchers pick up new entries and icons sooner when the caches are renewed (optional tools).
+  # Launchers see the change sooner: the desktop database renewed (when the tool is there) and
+  # the icon folder touched (no icon cache is written into a per-user folder; it would go stale).
   if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q "$apps" 2>/dev/null || true; fi
-  if command -v gtk-update-icon-cache >/dev/null 2>&1; then gtk-update-icon-cache -q -t "$icons" 2>/dev/null || true; fi
+  if [ -d "$icons" ]; then touch "$icons"; fi
 }
 
 if [ "$action" = uninstall ]; then

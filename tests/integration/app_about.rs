@@ -1,6 +1,6 @@
 //! The About window opened from the top bar through AccessKit: version, commit and features as
 //! the binary was built, the devices the window found, the licence and the paper's link; its
-//! close button hides it again.
+//! close button and Escape hide it again.
 
 use super::app::{shows, wait_until, window};
 use dtm_studio::app::frame::about::ABOUT_TITLE;
@@ -38,4 +38,12 @@ fn about_window_shows_version_devices_licence_and_paper() {
     h.run_steps(2);
     assert!(!h.state().about_open);
     assert!(!shows(&h, ABOUT_TITLE));
+
+    // Escape closes it too.
+    h.get_by_label("About").click();
+    h.run_steps(2);
+    assert!(shows(&h, ABOUT_TITLE));
+    h.key_press(eframe::egui::Key::Escape);
+    h.run_steps(2);
+    assert!(!h.state().about_open, "Escape closes the About window");
 }

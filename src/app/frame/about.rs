@@ -8,9 +8,12 @@ use eframe::egui;
 /// The window's title (also its accessible name).
 pub const ABOUT_TITLE: &str = "About DTM Studio";
 
-/// Shows the About window while `open` is true; its close button sets `open` to false.
-/// `devices` is the window's device list (empty while it is being gathered).
+/// Shows the About window while `open` is true; its close button and Escape set `open` to
+/// false. `devices` is the window's device list (empty while it is being gathered).
 pub fn about_window(ctx: &egui::Context, open: &mut bool, devices: &[DeviceInfo]) {
+    if *open && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+        *open = false;
+    }
     egui::Window::new(ABOUT_TITLE)
         .open(open)
         .collapsible(false)
