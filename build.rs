@@ -1,10 +1,12 @@
 //! Build script: records what `dtm-studio --version` and the About dialog report besides the
 //! version — the git commit (`DTM_GIT_COMMIT`) and the enabled features (`DTM_FEATURES`).
 //!
-//! The commit is read with `git rev-parse` when the source is a git checkout of this package,
-//! else taken from the environment variable `DTM_GIT_COMMIT` (for builds from a source archive),
-//! else "unknown". The script re-runs only when HEAD moves (the files `HEAD`, the current
-//! branch's ref and `packed-refs`), not on every source change.
+//! In release builds the commit is read with `git rev-parse` when the source is a git checkout of
+//! this package, else taken from the environment variable `DTM_GIT_COMMIT` (for builds from a
+//! source archive), else "unknown"; the script re-runs when HEAD moves (the files `HEAD`, the
+//! current branch's ref and `packed-refs`), not on every source change. A re-run rebuilds the
+//! whole package, so debug builds (the edit-test loop) do not record the commit: they say
+//! "not recorded (debug build)" and a commit costs them no rebuild.
 
 use std::path::Path;
 use std::process::Command;
@@ -52,7 +54,11 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DTM_GIT_COMMIT");
     let from_env = std::env::var("DTM_GIT_COMMIT").ok().map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
-    let commit = git_commit().or(from_env).unwrap_or_else(|| "unknown".to_string());
+    let commit = if std::env::var("PROFILE").as_deref() == Ok("release") {
+        git_commit().or(from_env).unwrap_or_else(|| "unknown".to_string())
+    } else {
+        from_env.unwrap_or_else(|| "not recorded (debug build)".to_string())
+    };
     println!("cargo:rustc-env=DTM_GIT_COMMIT={commit}");
 
     let features: Vec<&str> =

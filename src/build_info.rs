@@ -4,8 +4,8 @@
 /// The package version, from `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The short git commit the binary was built from, or "unknown" (a build outside a checkout
-/// without `DTM_GIT_COMMIT` set).
+/// The short git commit a release binary was built from; "unknown" for a build outside a checkout
+/// without `DTM_GIT_COMMIT` set, "not recorded (debug build)" for debug builds (see `build.rs`).
 pub const COMMIT: &str = env!("DTM_GIT_COMMIT");
 
 /// The enabled features among gui, cuda and metal, comma-separated, or "none".

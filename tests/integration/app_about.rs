@@ -34,7 +34,7 @@ fn about_window_shows_version_devices_licence_and_paper() {
     let link = h.get_by_label(build_info::PAPER_TITLE);
     assert_eq!(link.accesskit_node().role(), Role::Link);
 
-    h.get_by_label("Close window").click();
+    h.get_by_label("Close window").click_accesskit();
     h.run_steps(2);
     assert!(!h.state().about_open);
     assert!(!shows(&h, ABOUT_TITLE));
