@@ -21,12 +21,9 @@ fn about_window_shows_version_devices_licence_and_paper() {
 
     let version = super::packaging::cargo_toml_version();
     assert_eq!(build_info::VERSION, version);
-    for (key, value) in [
-        ("Version", version.as_str()),
-        ("Commit", build_info::COMMIT),
-        ("Features", build_info::FEATURES),
-        ("Licence", "Apache-2.0"),
-    ] {
+    for (key, value) in
+        [("Version", version.as_str()), ("Commit", build_info::COMMIT), ("Features", build_info::FEATURES), ("Licence", "Apache-2.0")]
+    {
         assert!(h.query_by_label(key).is_some(), "the row {key}");
         assert!(h.query_by_label(value).is_some(), "{key} reads {value}");
     }

@@ -33,7 +33,12 @@ fn binary_reports_cargo_toml_version_commit_and_features() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio")).arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let expected = format!("dtm-studio {} (commit {}; features: {})\n", cargo_toml_version(), dtm_studio::build_info::COMMIT, dtm_studio::build_info::FEATURES);
+    let expected = format!(
+        "dtm-studio {} (commit {}; features: {})\n",
+        cargo_toml_version(),
+        dtm_studio::build_info::COMMIT,
+        dtm_studio::build_info::FEATURES
+    );
     assert_eq!(text, expected);
     assert!(text.contains("features: gui") == cfg!(feature = "gui"), "{text}");
 }
