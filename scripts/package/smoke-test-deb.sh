@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # smoke-test-deb.sh DEB [SCREENSHOT.png]: installs DEB on this machine (root, or sudo), checks
 # it, and removes it again:
-#   dpkg -i; `dtm-studio --version` from PATH; desktop-file-validate and appstreamcli validate on
+#   dpkg -i (then apt-get -f install for missing dependencies); `dtm-studio --version` from PATH; desktop-file-validate and appstreamcli validate on
 #   the installed files; the installed desktop entry's Exec line started under Xvfb, with a
 #   screenshot (default /tmp/dtm-studio-deb.png) and the libraries the window loaded; dpkg -r,
 #   then no file of the package is left.
@@ -15,7 +15,13 @@ name=$(dpkg-deb -f "$deb" Package)
 version=$(dpkg-deb -f "$deb" Version)
 
 echo "== dpkg -i $(basename "$deb") ($(stat -c %s "$deb") bytes)"
-$SUDO dpkg -i "$deb" || fail "dpkg -i failed; missing dependencies install with: $SUDO apt-get -f install"
+if ! $SUDO dpkg -i "$deb"; then
+  # Dependencies that are not installed yet: apt fetches them and finishes the configuration.
+  command -v apt-get >/dev/null || fail "dpkg -i failed and there is no apt-get to install the missing dependencies"
+  echo "== apt-get -f install (the dependencies dpkg -i named)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -f install -y -qq || fail "apt-get -f install could not install the dependencies"
+fi
+[ "$(dpkg-query -W -f '${Status}' "$name" 2>/dev/null)" = "install ok installed" ] || fail "$name is not installed after dpkg -i"
 files=$(dpkg -L "$name")
 bin=$(command -v dtm-studio) || fail "dtm-studio is not on PATH after dpkg -i"
 echo "$bin --version: $(dtm-studio --version)"
