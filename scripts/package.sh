@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
     --cuda) cuda=1; shift ;;
     --cuda-only) cuda=1; cpu=0; shift ;;
     --out) out=${2:?--out needs a folder}; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
