@@ -3,6 +3,7 @@
 //!
 //! `engine` computes and never touches the GUI; `cli` and `app` are two front ends over it.
 
+pub mod build_info;
 pub mod cli;
 pub mod engine;
 

@@ -2,6 +2,7 @@
 //! within a small budget, takes in finished work and draws; all work runs on worker threads.
 
 use super::activity::{Activity, Severity};
+use super::frame::about::about_window;
 use super::frame::badge::Badge;
 use super::frame::log_panel::{log_panel, LogFilter};
 use super::frame::sidebar::sidebar;
@@ -65,6 +66,8 @@ pub struct StudioApp {
     memory: Arc<AtomicU64>,
     seen_revision: u64,
     theme_applied: Option<bool>,
+    /// Whether the About window is shown.
+    pub about_open: bool,
 }
 
 /// Samples the process's resident memory once a second on its own thread (reading /proc is file
@@ -99,6 +102,7 @@ impl StudioApp {
             memory: memory_sampler(),
             seen_revision: 0,
             theme_applied: None,
+            about_open: false,
         };
         let target = start.target.clone().or_else(|| {
             let last = app.settings.last_project.clone()?;
@@ -219,6 +223,7 @@ impl StudioApp {
                 self.page = Page::Project;
             }
             TopBarAction::Recent(dir) => self.open(OpenTarget::Project(dir), ctx),
+            TopBarAction::About => self.about_open = true,
             TopBarAction::Device(device) => {
                 self.settings.device = device.to_string();
                 if self.workspace.project().is_some() {
@@ -293,6 +298,7 @@ impl StudioApp {
                 Page::Playground => self.pages.playground.ui(ui, &mut cx),
             });
         });
+        about_window(&ctx, &mut self.about_open, &self.devices);
         for request in requests {
             match request {
                 Request::GoTo(page) => self.page = page,

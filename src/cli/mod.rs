@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 /// DTM Studio: Disperse-Then-Merge instruction tuning. With no subcommand, opens the app window.
 #[derive(Debug, Parser)]
-#[command(name = "dtm-studio", version, about, long_about = None)]
+#[command(name = "dtm-studio", version = crate::build_info::VERSION_TEXT, about, long_about = None)]
 pub struct Cli {
     /// What to do; omit to open the GUI.
     #[command(subcommand)]

@@ -11,6 +11,8 @@
 mod common;
 
 mod app;
+#[cfg(feature = "gui")]
+mod app_about;
 mod app_compare;
 mod app_data;
 mod app_merge;
@@ -37,6 +39,7 @@ mod merge_fisher;
 mod merge_smollm2;
 mod merge_tiny;
 mod model_parity;
+mod packaging;
 mod peft_parity;
 mod pipeline;
 mod pipeline_kill;

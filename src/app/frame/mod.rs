@@ -1,5 +1,7 @@
-//! The frame around the pages: sidebar of steps, top bar, log panel and status bar.
+//! The frame around the pages: sidebar of steps, top bar, log panel, status bar and the About
+//! window.
 
+pub mod about;
 pub mod badge;
 pub mod log_panel;
 pub mod sidebar;

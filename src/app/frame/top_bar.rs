@@ -1,4 +1,4 @@
-//! The top bar: the project's name, open / new / recent, the device picker, theme and zoom.
+//! The top bar: the project's name, open / new / recent, the device picker, theme, zoom and About.
 
 use crate::app::frame::status_bar::bytes_text;
 use crate::app::settings::Settings;
@@ -19,6 +19,8 @@ pub enum TopBarAction {
     Recent(PathBuf),
     /// Use this device.
     Device(DeviceRequest),
+    /// Show the About window.
+    About,
 }
 
 /// A device as the picker lists it: name and free / total memory.
@@ -71,6 +73,9 @@ pub fn top_bar(
             });
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("About").on_hover_text("Version, devices, licence and the paper").clicked() {
+                action = Some(TopBarAction::About);
+            }
             let theme = if settings.dark { "Light theme" } else { "Dark theme" };
             if ui.button(theme).on_hover_text("Switch the theme").clicked() {
                 settings.dark = !settings.dark;
