@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cluster;
 pub mod cpu;
+pub mod demo;
 pub mod data;
 pub mod device;
 pub mod embed;

@@ -13,6 +13,7 @@ mod common;
 mod app;
 mod app_compare;
 mod app_data;
+mod app_demo;
 mod app_merge;
 #[cfg(feature = "gui")]
 mod app_model;
@@ -24,6 +25,7 @@ mod cluster_sklearn;
 mod data_load;
 mod data_parquet;
 mod data_tokenize;
+mod demo;
 mod disperse_cluster;
 mod disperse_minilm;
 mod eval_bad_input;
