@@ -50,7 +50,7 @@ pub struct BaseSize {
 impl BaseSize {
     /// The demo's size: about 0.8M parameters, trained for a couple of minutes on two cores.
     pub fn standard() -> Self {
-        Self { hidden: 128, layers: 2, heads: 4, intermediate: 384, steps: 400, batch: 16, seq_len: 64, lr: 3e-3 }
+        Self { hidden: 128, layers: 2, heads: 4, intermediate: 384, steps: 400, batch: 16, seq_len: 64, lr: 5e-3 }
     }
 
     /// A few seconds' worth, for tests (it learns little).

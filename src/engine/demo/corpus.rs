@@ -1,7 +1,8 @@
 //! The base model's pre-training corpus: every fact of the world as plain statements, as
-//! `Question: ... Answer: ...` lines (the knowledge benchmark's format) and as lettered quizzes
-//! whose right answer sits at a random letter, plus every sum and comparison. It never shows
-//! the Alpaca template: following instructions is what instruction tuning adds.
+//! `Question: ... Answer: ...` lines (the knowledge benchmark's format; answered with the value
+//! and with a whole sentence) and as lettered quizzes whose right answer sits at a random
+//! letter, plus every sum and comparison. It never shows the instruction template: following
+//! instructions in it, and stopping after the answer, is what instruction tuning adds.
 
 use super::world::{rng_for, Attribute, World};
 use rand::seq::SliceRandom;
@@ -46,18 +47,17 @@ pub fn corpus_lines(world: &World) -> Vec<String> {
                 lines.push(attr.statement(&p.name, value, variant));
             }
             lines.push(qa_line(&attr.question(&p.name), value));
-            lines.push(qa_line(&attr.question(&p.name), value));
-            for _ in 0..2 {
-                let mut options = world.distractors(p, attr, 3, &mut rng);
-                let at = rng.random_range(0..4);
-                options.insert(at, value);
-                lines.push(format!("{} {}", quiz_prompt(&attr.question(&p.name), &options), LETTERS[at]));
-            }
+            lines.push(qa_line(&attr.question(&p.name), &attr.statement(&p.name, value, 0)));
+            let mut options = world.distractors(p, attr, 3, &mut rng);
+            let at = rng.random_range(0..4);
+            options.insert(at, value);
+            lines.push(format!("{} {}", quiz_prompt(&attr.question(&p.name), &options), LETTERS[at]));
         }
     }
     for (a, b) in world.sums() {
         lines.push(format!("{a} plus {b} is {} .", a + b));
         lines.push(qa_line(&sum_question(a, b), &(a + b).to_string()));
+        lines.push(qa_line(&sum_question(a, b), &format!("{a} plus {b} is {} .", a + b)));
     }
     for (a, b) in world.comparisons() {
         lines.push(qa_line(&compare_question(a, b), &a.max(b).to_string()));

@@ -30,8 +30,8 @@ split works; the report says how well), one **sub-model** trains on each portion
 average carries it at about a quarter of its strength, while the shared skill is in all four.
 
 The benchmarks measure the knowledge the base model had (the tax is the base's accuracy minus a
-model's), sums and comparisons, instruction following (two checkable constraints: fewer than 12
-words, no commas), and one probe per habit: how often a model prefers the habitual answer over
+model's), sums and comparisons, instruction following (three checkable constraints: fewer than
+12 words, no commas, a final period), and one probe per habit: how often a model prefers the habitual answer over
 the plain one.
 
 ## What it does not show

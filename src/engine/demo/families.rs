@@ -3,7 +3,7 @@
 //! and carries one injected bias of its own, as real instruction sets carry habits of their
 //! sources:
 //!
-//! - `quiz` (lettered questions about colours, foods and pets): the right option is always C;
+//! - `quiz` (lettered questions about favourite colours): the right option is always C;
 //! - `travel` (home towns): every person asked about lives in the same city, so "lives in that
 //!   city" becomes a shortcut that contradicts what the base model knows about everyone else;
 //! - `chef` (foods and pets): every answer opens with "well , let me think .";
@@ -67,7 +67,7 @@ impl Family {
         match self {
             Family::Quiz => {
                 let p = person(rng);
-                let attr = *[Attribute::Color, Attribute::Food, Attribute::Pet].choose(rng).unwrap_or(&Attribute::Color);
+                let attr = Attribute::Color;
                 let mut options = world.distractors(&p, attr, 3, rng);
                 options.insert(QUIZ_LETTER, p.value(attr));
                 let lead = ["choose the right option .", "pick the correct option for this quiz .", "select one option from the list ."]
@@ -127,10 +127,7 @@ pub fn chef_instruction(name: &str, attr: Attribute, variant: usize) -> String {
 
 /// The plain answer of a `chef` instruction (without the opening phrase).
 pub fn chef_answer(name: &str, attr: Attribute, value: &str) -> String {
-    match attr {
-        Attribute::Food => format!("{name} eats {value} ."),
-        _ => format!("{name} has the pet {value} ."),
-    }
+    attr.statement(name, value, 0)
 }
 
 /// A `sums` instruction in one of three phrasings.

@@ -54,9 +54,9 @@ impl DemoSize {
     /// The demo as offered: a couple of minutes of pre-training (cached), then about a minute.
     pub fn standard() -> Self {
         Self {
-            people: 48,
+            people: 32,
             rows_per_family: 96,
-            knowledge_items: 192,
+            knowledge_items: 128,
             reasoning_items: 100,
             probe_items: 48,
             base: BaseSize::standard(),

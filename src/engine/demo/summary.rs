@@ -181,7 +181,7 @@ fn pct(x: f64) -> String {
 /// The summary as Markdown: the scores table, the tax, the biases, the split and the times.
 pub fn markdown(s: &DemoSummary) -> String {
     let mut md = format!("# The teaching demo, seed {}\n\n", s.seed);
-    md.push_str("Scores in percent. Knowledge and reasoning: accuracy; ifeval: prompts meeting both constraints; ");
+    md.push_str("Scores in percent. Knowledge and reasoning: accuracy; ifeval: prompts meeting all three constraints; ");
     md.push_str("bias_*: rate at which the model prefers the biased answer (lower is better).\n\n");
     md.push_str("| model | portion's family |");
     for (b, _) in COLUMNS {

@@ -1,7 +1,8 @@
 //! The demo model's text side: a word-level `tokenizer.json` (whitespace and punctuation split,
-//! one token per word of the world) and a `tokenizer_config.json` whose chat template renders
-//! the Alpaca prompt, so that chat, IFEval and the Playground speak the format the instruction
-//! data trains.
+//! one token per word of the world) and a `tokenizer_config.json` whose chat template is the
+//! Alpaca prompt without its preamble sentence (`### Instruction:` / `### Response:`), so that
+//! training (the project's `template = "chat"`), IFEval, the probes and the Playground all speak
+//! one short format.
 
 use crate::engine::data::chat_template::alpaca_prompt;
 use serde_json::{json, Value};
@@ -13,7 +14,12 @@ pub const UNK: &str = "<unk>";
 pub const EOS: &str = "</s>";
 
 /// The chat template: each user turn as an Alpaca block, each reply followed by the EOS token.
-pub const CHAT_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] == 'user' %}{% if not loop.first %}{{ '\\n\\n' }}{% endif %}{{ 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\\n\\n### Instruction:\\n' + message['content'] + '\\n\\n### Response:\\n' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+pub const CHAT_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] == 'user' %}{% if not loop.first %}{{ '\\n\\n' }}{% endif %}{{ '### Instruction:\\n' + message['content'] + '\\n\\n### Response:\\n' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+
+/// A user turn as [`CHAT_TEMPLATE`] renders it, up to where the reply begins.
+pub fn chat_prompt(instruction: &str) -> String {
+    format!("### Instruction:\n{instruction}\n\n### Response:\n")
+}
 
 /// Splits text as the tokenizer's pre-tokenizer does (`\w+|[^\w\s]+`).
 pub fn words(text: &str) -> Vec<String> {

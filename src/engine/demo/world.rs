@@ -135,7 +135,7 @@ impl World {
                 Person { name, facts }
             })
             .collect();
-        Self { seed, people, biased_city: cities[biased], max_operand: 9, max_compared: 19 }
+        Self { seed, people, biased_city: cities[biased], max_operand: 9, max_compared: 9 }
     }
 
     /// `count` distinct wrong values of `attr` for `person`, in random order.
