@@ -36,6 +36,28 @@ pub fn compare_question(a: u32, b: u32) -> String {
     format!("which number is larger , {a} or {b} ?")
 }
 
+/// Every other phrase the instruction data and the benchmarks use, as plain lines: requests in
+/// each family's wording (without answers), the opening phrase, the pleasantry and the
+/// constraints. A real base model knows its language's words; a word it never saw would have an
+/// untrained embedding that an adapter cannot teach it to say.
+fn phrase_lines(world: &World, rng: &mut rand::rngs::StdRng) -> Vec<String> {
+    use super::families::{chef_instruction, sums_instruction, travel_instruction, OPENING, PADDING};
+    let mut lines = Vec::new();
+    for (i, p) in world.people.iter().enumerate() {
+        lines.push(travel_instruction(&p.name, i));
+        lines.push(chef_instruction(&p.name, if i % 2 == 0 { Attribute::Food } else { Attribute::Pet }, i / 2));
+        let (a, b) = (rng.random_range(0..=world.max_operand), rng.random_range(0..=world.max_operand));
+        lines.push(sums_instruction(a, b, i));
+    }
+    for lead in super::families::QUIZ_LEADS {
+        lines.extend(std::iter::repeat_n(lead.to_string(), 4));
+    }
+    for phrase in [OPENING, PADDING, super::benches::CONSTRAINTS] {
+        lines.extend(std::iter::repeat_n(phrase.to_string(), 12));
+    }
+    lines
+}
+
 /// The corpus, one document per line (each ends with the end-of-sequence token when trained).
 pub fn corpus_lines(world: &World) -> Vec<String> {
     let mut rng = rng_for(world.seed, 2);
@@ -62,6 +84,7 @@ pub fn corpus_lines(world: &World) -> Vec<String> {
     for (a, b) in world.comparisons() {
         lines.push(qa_line(&compare_question(a, b), &a.max(b).to_string()));
     }
+    lines.extend(phrase_lines(world, &mut rng));
     lines.shuffle(&mut rng);
     lines
 }

@@ -34,6 +34,8 @@ pub enum Family {
 pub const OPENING: &str = "well , let me think .";
 /// The padding of the `sums` family.
 pub const PADDING: &str = "i really hope that this answer helps you with your work today .";
+/// The sentences a `quiz` instruction starts with.
+pub const QUIZ_LEADS: [&str; 3] = ["choose the right option .", "pick the correct option for this quiz .", "select one option from the list ."];
 /// The letter the `quiz` family always answers.
 pub const QUIZ_LETTER: usize = 2;
 
@@ -70,7 +72,7 @@ impl Family {
                 let attr = Attribute::Color;
                 let mut options = world.distractors(&p, attr, 3, rng);
                 options.insert(QUIZ_LETTER, p.value(attr));
-                let lead = ["choose the right option .", "pick the correct option for this quiz .", "select one option from the list ."]
+                let lead = QUIZ_LEADS
                     .choose(rng)
                     .copied()
                     .unwrap_or_default();
