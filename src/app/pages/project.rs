@@ -125,12 +125,14 @@ impl ProjectPage {
              Every step writes its results into the folder, so work is never lost and a changed setting re-runs only what depends on it.",
         );
         ui.add_space(6.0);
-        if cx.workspace.dir.is_none() {
+        // Decided once per frame: starting the demo opens a folder while this page draws.
+        let first_screen = cx.workspace.dir.is_none();
+        if first_screen {
             // The first screen: the demo comes before the form.
             self.demo.ui(ui, cx);
             ui.add_space(12.0);
         }
-        if self.show_form || cx.workspace.dir.is_none() {
+        if self.show_form || first_screen {
             self.form_ui(ui, cx);
         } else {
             self.open_project_ui(ui, cx);
