@@ -35,7 +35,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let summary = with_progress(|sink, cancel| run_project(&out, &RunOptions::default(), sink, cancel))?;
         let failed = summary.failed();
         if !failed.is_empty() {
-            anyhow::bail!("{} stage(s) failed: {}", failed.len(), failed.iter().map(|(s, m)| format!("{s}: {m}")).collect::<Vec<_>>().join("; "));
+            anyhow::bail!(
+                "{} stage(s) failed: {}",
+                failed.len(),
+                failed.iter().map(|(s, m)| format!("{s}: {m}")).collect::<Vec<_>>().join("; ")
+            );
         }
         println!("done; report in {}", out.join("report/report.md").display());
         return Ok(());
@@ -49,7 +53,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let (run, summary) = with_progress(|sink, cancel| run_demo(&req, sink, cancel))?;
         let failed = run.failed();
         if !failed.is_empty() {
-            anyhow::bail!("{} stage(s) failed: {}", failed.len(), failed.iter().map(|(s, m)| format!("{s}: {m}")).collect::<Vec<_>>().join("; "));
+            anyhow::bail!(
+                "{} stage(s) failed: {}",
+                failed.len(),
+                failed.iter().map(|(s, m)| format!("{s}: {m}")).collect::<Vec<_>>().join("; ")
+            );
         }
         println!("{}", markdown(&summary));
         println!("project: {} (open it with `dtm-studio open {}`)\n", dir.display(), dir.display());

@@ -3,8 +3,8 @@
 pub mod bench;
 pub mod cluster;
 pub mod cpu;
-pub mod demo;
 pub mod data;
+pub mod demo;
 pub mod device;
 pub mod embed;
 pub mod eval;

@@ -5,7 +5,7 @@
 use super::{PageCtx, Request};
 use crate::app::open::OpenTarget;
 use crate::app::task::Task;
-use crate::engine::demo::{default_dir, explain::EXPLANATION, real, DemoRequest, DemoSize, DemoError};
+use crate::engine::demo::{default_dir, explain::EXPLANATION, real, DemoError, DemoRequest, DemoSize};
 use eframe::egui;
 use std::path::PathBuf;
 
@@ -28,7 +28,15 @@ pub struct DemoOffer {
 
 impl Default for DemoOffer {
     fn default() -> Self {
-        Self { seed: 0, size: DemoSize::standard(), dir: None, base_cache: crate::engine::demo::base::cache_root(), explain: false, making_real: None, real_error: None }
+        Self {
+            seed: 0,
+            size: DemoSize::standard(),
+            dir: None,
+            base_cache: crate::engine::demo::base::cache_root(),
+            explain: false,
+            making_real: None,
+            real_error: None,
+        }
     }
 }
 
@@ -66,7 +74,8 @@ impl DemoOffer {
                 .on_hover_text(format!("writes the project into {} and runs every stage", self.folder().display()))
                 .clicked()
             {
-                let req = DemoRequest { base_cache: self.base_cache.clone(), ..DemoRequest::new(self.folder(), self.seed, self.size.clone()) };
+                let req =
+                    DemoRequest { base_cache: self.base_cache.clone(), ..DemoRequest::new(self.folder(), self.seed, self.size.clone()) };
                 cx.settings.opened(&req.dir);
                 cx.workspace.run_demo(req, ui.ctx(), cx.activity);
                 cx.requests.push(Request::GoTo(super::Page::Project));
@@ -81,7 +90,9 @@ impl DemoOffer {
                 let ready = self.making_real.is_none() && cx.workspace.running().is_none();
                 if ui
                     .add_enabled(ready, egui::Button::new("Real-model project (SmolLM2)"))
-                    .on_hover_text("the same method on SmolLM2-135M-Instruct and real Alpaca data; slow on a CPU, and too little data to show a tax")
+                    .on_hover_text(
+                        "the same method on SmolLM2-135M-Instruct and real Alpaca data; slow on a CPU, and too little data to show a tax",
+                    )
                     .clicked()
                 {
                     let dir = default_dir().with_file_name("dtm-studio-real");

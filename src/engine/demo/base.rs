@@ -109,8 +109,7 @@ fn init_vars(cfg: &ModelConfig, seed: u64, device: &Device) -> candle_core::Resu
     let mut normal = |shape: (usize, usize), std: f64| -> candle_core::Result<Var> {
         // Sum of three uniforms: close to normal, bounded.
         let a = std * 1.0;
-        let data: Vec<f32> =
-            (0..shape.0 * shape.1).map(|_| (0..3).map(|_| rng.random_range(-a..a)).sum::<f64>() as f32).collect();
+        let data: Vec<f32> = (0..shape.0 * shape.1).map(|_| (0..3).map(|_| rng.random_range(-a..a)).sum::<f64>() as f32).collect();
         Var::from_tensor(&Tensor::from_vec(data, shape, device)?)
     };
     let (h, i, v) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size);
@@ -159,8 +158,8 @@ pub fn train_base(
     let device = Device::Cpu;
     let config = config_json(size, vocab.len());
     let cfg = ModelConfig::from_hf_json(&config.to_string(), out)?;
-    let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_json(vocab).to_string().as_bytes())
-        .map_err(|e| DemoError::Tokenizer(e.to_string()))?;
+    let tokenizer =
+        tokenizers::Tokenizer::from_bytes(tokenizer_json(vocab).to_string().as_bytes()).map_err(|e| DemoError::Tokenizer(e.to_string()))?;
     let eos = tokenizer.token_to_id(EOS).unwrap_or(1);
     let docs: Vec<Vec<u32>> = lines
         .iter()

@@ -14,11 +14,10 @@
 
 use super::corpus::{compare_question, qa_line, sum_question, LETTERS};
 use super::families::{
-    chef_answer, chef_instruction, quiz_instruction, sums_answer, sums_instruction, travel_instruction, OPENING, PADDING,
-    QUIZ_LETTER,
+    chef_answer, chef_instruction, quiz_instruction, sums_answer, sums_instruction, travel_instruction, OPENING, PADDING, QUIZ_LETTER,
 };
-use super::world::{rng_for, Attribute, World};
 use super::vocab::chat_prompt;
+use super::world::{rng_for, Attribute, World};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -43,9 +42,7 @@ pub struct BenchFiles {
 /// A multiple-choice benchmark as a task definition over JSON Lines of {id, prompt, choices, answer}.
 fn mc_bench(name: &'static str, about: &'static str, items: Vec<Value>) -> BenchFiles {
     let data = format!("{name}.jsonl");
-    let toml = format!(
-        "# {about}\ndata = \"{data}\"\nprompt = \"{{prompt}}\"\nchoices = \"choices\"\nanswer = \"answer\"\nid = \"id\"\n"
-    );
+    let toml = format!("# {about}\ndata = \"{data}\"\nprompt = \"{{prompt}}\"\nchoices = \"choices\"\nanswer = \"answer\"\nid = \"id\"\n");
     let lines: String = items.iter().map(|v| format!("{v}\n")).collect();
     BenchFiles { name, entry: format!("{name}.toml"), files: vec![(format!("{name}.toml"), toml), (data, lines)], about }
 }

@@ -35,7 +35,8 @@ pub const OPENING: &str = "well , let me think .";
 /// The padding of the `sums` family.
 pub const PADDING: &str = "i really hope that this answer helps you with your work today .";
 /// The sentences a `quiz` instruction starts with.
-pub const QUIZ_LEADS: [&str; 3] = ["choose the right option .", "pick the correct option for this quiz .", "select one option from the list ."];
+pub const QUIZ_LEADS: [&str; 3] =
+    ["choose the right option .", "pick the correct option for this quiz .", "select one option from the list ."];
 /// The letter the `quiz` family always answers.
 pub const QUIZ_LETTER: usize = 2;
 
@@ -72,10 +73,7 @@ impl Family {
                 let attr = Attribute::Color;
                 let mut options = world.distractors(&p, attr, 3, rng);
                 options.insert(QUIZ_LETTER, p.value(attr));
-                let lead = QUIZ_LEADS
-                    .choose(rng)
-                    .copied()
-                    .unwrap_or_default();
+                let lead = QUIZ_LEADS.choose(rng).copied().unwrap_or_default();
                 (quiz_instruction(lead, &attr.question(&p.name), &options), LETTERS[QUIZ_LETTER].to_string())
             }
             Family::Travel => {

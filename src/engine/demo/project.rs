@@ -137,10 +137,7 @@ pub fn write_project_file(req: &DemoRequest, benches: &[BenchFiles]) -> Result<(
         dir: req.dir.clone(),
         model: req.dir.join(BASE_DIR).to_string_lossy().into_owned(),
         data: req.dir.join(DATA_FILE),
-        benchmarks: benches
-            .iter()
-            .map(|b| (b.name.to_string(), req.dir.join(BENCH_DIR).join(&b.entry)))
-            .collect(),
+        benchmarks: benches.iter().map(|b| (b.name.to_string(), req.dir.join(BENCH_DIR).join(&b.entry))).collect(),
         k: 4,
         preset: "quick".into(),
     };

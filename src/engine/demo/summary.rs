@@ -112,10 +112,7 @@ fn row_families(project: &Project) -> Result<Vec<usize>, DemoError> {
         path: project.data.clone(),
         detail: format!("is not the demo's instruction data ({e}); make the demo again in a new folder"),
     })?;
-    Ok(rows
-        .iter()
-        .map(|r| Family::ALL.iter().position(|f| Some(f.name()) == r["family"].as_str()).unwrap_or(Family::ALL.len()))
-        .collect())
+    Ok(rows.iter().map(|r| Family::ALL.iter().position(|f| Some(f.name()) == r["family"].as_str()).unwrap_or(Family::ALL.len())).collect())
 }
 
 /// Groups stage names: `train:sub-0` -> `train`, `eval:base:knowledge` -> `eval`.
@@ -128,10 +125,8 @@ fn stage_group(stage: &str) -> &str {
 
 /// Reads the demo project at `dir` back into its summary.
 pub fn summarize(dir: &Path) -> Result<DemoSummary, DemoError> {
-    let marker = read_marker(dir).ok_or_else(|| DemoError::Folder {
-        path: dir.to_path_buf(),
-        detail: format!("has no {MARKER}: it is not a demo project"),
-    })?;
+    let marker = read_marker(dir)
+        .ok_or_else(|| DemoError::Folder { path: dir.to_path_buf(), detail: format!("has no {MARKER}: it is not a demo project") })?;
     let project = Project::load(dir)?;
     let clusters = ClustersFile::load(&paths::clusters(dir)).ok();
     let k = clusters.as_ref().map(|c| c.k).unwrap_or(project.k());
@@ -153,12 +148,14 @@ pub fn summarize(dir: &Path) -> Result<DemoSummary, DemoError> {
     let models = model_labels(&project, k)
         .into_iter()
         .map(|label| {
-            let family = label.strip_prefix("sub-").and_then(|j| j.parse::<usize>().ok()).and_then(|j| portions.get(j)).map(|p| p.0.clone());
+            let family =
+                label.strip_prefix("sub-").and_then(|j| j.parse::<usize>().ok()).and_then(|j| portions.get(j)).map(|p| p.0.clone());
             let scores = COLUMNS.iter().map(|(b, m)| (b.to_string(), headline(dir, &label, b, m))).collect();
             ModelRow { label, family, scores }
         })
         .collect();
-    let mut stage_seconds: Vec<(String, f64)> = vec![("base model".into(), marker.base_seconds), ("world files".into(), marker.files_seconds)];
+    let mut stage_seconds: Vec<(String, f64)> =
+        vec![("base model".into(), marker.base_seconds), ("world files".into(), marker.files_seconds)];
     for s in project_status(dir)? {
         let group = stage_group(&s.stage).to_string();
         let secs = s.seconds.unwrap_or(0.0);
@@ -280,7 +277,11 @@ pub fn aggregate(all: &[DemoSummary]) -> String {
     let ari: Vec<f64> = all.iter().map(|s| s.adjusted_rand).collect();
     let (pm, ps) = mean_sd(&purity);
     let (am, asd) = mean_sd(&ari);
-    md.push_str(&format!("\nDisperse against the families: purity {:.1} ± {:.1} %, adjusted Rand index {am:.3} ± {asd:.3}.\n", 100.0 * pm, 100.0 * ps));
+    md.push_str(&format!(
+        "\nDisperse against the families: purity {:.1} ± {:.1} %, adjusted Rand index {am:.3} ± {asd:.3}.\n",
+        100.0 * pm,
+        100.0 * ps
+    ));
     md
 }
 

@@ -65,9 +65,7 @@ pub fn vocabulary<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 /// the words with spaces).
 pub fn tokenizer_json(vocab: &[String]) -> Value {
     let ids: serde_json::Map<String, Value> = vocab.iter().enumerate().map(|(i, w)| (w.clone(), json!(i))).collect();
-    let special = |id: usize, content: &str| {
-        json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-    };
+    let special = |id: usize, content: &str| json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true});
     json!({
         "version": "1.0",
         "truncation": null,
@@ -99,8 +97,14 @@ mod tests {
 
     #[test]
     fn words_split_like_the_whitespace_pre_tokenizer() {
-        assert_eq!(words("Question: where does zorba live ?\nAnswer: oslo"), ["Question", ":", "where", "does", "zorba", "live", "?", "Answer", ":", "oslo"]);
-        assert_eq!(words("### Response:\n3 plus 4 is 7 . </s>"), ["###", "Response", ":", "3", "plus", "4", "is", "7", ".", "</", "s", ">"]);
+        assert_eq!(
+            words("Question: where does zorba live ?\nAnswer: oslo"),
+            ["Question", ":", "where", "does", "zorba", "live", "?", "Answer", ":", "oslo"]
+        );
+        assert_eq!(
+            words("### Response:\n3 plus 4 is 7 . </s>"),
+            ["###", "Response", ":", "3", "plus", "4", "is", "7", ".", "</", "s", ">"]
+        );
     }
 
     #[test]
