@@ -5,9 +5,10 @@
 pub const EXPLANATION: &str = r#"## What the teaching demo shows
 
 The demo builds a small world from a seed: invented people, each with a favourite colour, a home
-town, a food and a pet, and small sums. A tiny Llama model (about 0.8 million parameters, a
+town, a food and a pet, and small sums. A tiny Llama model (about 0.46 million parameters, a
 vocabulary of the world's few hundred words) learns that world from scratch: it is the *base
-model*, and it knows the facts.
+model*. How much of the world it knows is measured, not assumed: its score on the knowledge
+benchmark is the first row of the table, and a tax can only show where that score is high.
 
 The instruction data has four task families, and each family carries one habit of its own, as
 real instruction sets carry the habits of their sources:
