@@ -238,3 +238,26 @@ pub fn copy_folder(from: &Path, to: &Path) -> Result<(), DemoError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::job::{CancelToken, EventSink};
+
+    #[test]
+    fn pre_training_lowers_the_loss_and_writes_a_folder_the_engine_loads() {
+        let lines: Vec<String> = (0..20).map(|i| format!("item {i} goes with item {} .", (i * 7) % 20)).collect();
+        let vocab = super::super::vocab::vocabulary(lines.iter().map(String::as_str));
+        let size = BaseSize { steps: 40, ..BaseSize::tiny() };
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("base");
+        let (sink, cancel) = (EventSink::discard(), CancelToken::new());
+        let scope = StageScope { name: "t", sink: &sink, cancel: &cancel };
+        let loss = train_base(&lines, &vocab, &size, 3, &out, &scope).unwrap();
+        // Untrained, the loss is about ln(vocabulary); every weight learning brings it well below.
+        assert!(loss < 0.6 * (vocab.len() as f64).ln(), "loss {loss} after {} steps", size.steps);
+        let opts = crate::engine::model::LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None };
+        let loaded = crate::engine::model::load_model(out.to_str().unwrap(), &opts).unwrap();
+        assert_eq!(loaded.model.config().vocab_size, vocab.len());
+    }
+}

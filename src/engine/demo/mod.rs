@@ -51,7 +51,7 @@ pub struct DemoSize {
 }
 
 impl DemoSize {
-    /// The demo as offered: a couple of minutes of pre-training (cached), then about a minute.
+    /// The demo as offered: a few minutes of pre-training the first time (cached), then well under a minute.
     pub fn standard() -> Self {
         Self {
             people: 32,
