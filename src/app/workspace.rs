@@ -5,6 +5,7 @@
 
 use super::activity::{Activity, Severity};
 use super::task::{Job, Task};
+use crate::engine::demo::{run_demo, DemoError, DemoRequest};
 use crate::engine::pipeline::plan::glob_match;
 use crate::engine::pipeline::{
     project_status, run_project, set_settings, PipelineError, Project, RunOptions, RunSummary, StageState, StageStatus,
@@ -54,6 +55,8 @@ pub struct Workspace {
     run: Option<Job<Result<RunSummary, PipelineError>>>,
     /// What the last pipeline run ended with, for the page that started it.
     pub last_run: Option<(String, Result<RunSummary, String>)>,
+    /// While the demo writes its project, a folder without dtm.toml yet is not an error.
+    making_demo: bool,
 }
 
 impl Workspace {
@@ -135,6 +138,23 @@ impl Workspace {
         self.reread(ctx);
     }
 
+    /// Makes the teaching demo's project in `req.dir` (base model, data, benchmarks, dtm.toml),
+    /// opens it and runs every stage on a worker, then writes its summary (`report/demo.md`);
+    /// the stages show up as the folder is re-read, like any run.
+    pub fn run_demo(&mut self, req: DemoRequest, ctx: &egui::Context, activity: &mut Activity) {
+        if self.run.is_some() {
+            return;
+        }
+        *self = Self { dir: Some(req.dir.clone()), making_demo: true, ..Self::default() };
+        self.run = Some(Job::spawn("demo", ctx, activity, move |sink, cancel| {
+            run_demo(&req, sink, cancel).map(|(run, _)| run).map_err(|e| match e {
+                DemoError::Pipeline(p) => p,
+                DemoError::Cancelled(c) => PipelineError::Cancelled(c),
+                other => PipelineError::Stage(other.to_string()),
+            })
+        }));
+    }
+
     /// The label of the pipeline run in progress.
     pub fn running(&self) -> Option<&str> {
         self.run.as_ref().map(|j| j.label.as_str())
@@ -159,8 +179,10 @@ impl Workspace {
                 }
                 Err(e) => self.project = Some(Err(e)),
             }
-            if let Some(Err(e)) = &self.project {
-                activity.note(Severity::Error, "project", e.clone());
+            match &self.project {
+                Some(Err(_)) if self.making_demo && self.run.is_some() => {}
+                Some(Err(e)) => activity.note(Severity::Error, "project", e.clone()),
+                _ => self.making_demo = false,
             }
             self.revision += 1;
             if std::mem::take(&mut self.reread_wanted) {

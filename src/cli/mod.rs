@@ -5,6 +5,7 @@ mod chat;
 mod cluster;
 mod compare;
 mod data;
+mod demo;
 mod embed;
 mod eval;
 mod fisher;
@@ -40,6 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Open the window on a project folder, a dtm.toml, a data file or a model: `open DIR --page disperse`.
     Open(open::OpenArgs),
+    /// The teaching demo: a synthetic world where the alignment tax is real, run through every stage in minutes on a CPU.
+    Demo(demo::DemoArgs),
     /// Start a project: a folder with a commented dtm.toml (model, data, K, benchmarks, the paper's defaults).
     Init(project::InitArgs),
     /// Run a project (data -> disperse -> train vanilla and K sub-models -> merge -> evaluate -> report); resumes.
@@ -104,7 +107,7 @@ impl RuntimeArgs {
 
 /// The headless commands this binary offers, for the no-display message.
 pub const HEADLESS_COMMANDS: &str =
-    "init, run, status, set, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
+    "demo, init, run, status, set, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
 
 /// Runs one subcommand. Settings named in engine messages are spelled as this command line's
 /// flags.
@@ -115,6 +118,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Open(args) => open::open(args),
+        Command::Demo(args) => demo::run(args),
         Command::Init(args) => project::init(args),
         Command::Run(args) => project::run(args),
         Command::Status(args) => project::status(args),

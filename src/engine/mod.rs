@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cluster;
 pub mod cpu;
 pub mod data;
+pub mod demo;
 pub mod device;
 pub mod embed;
 pub mod eval;

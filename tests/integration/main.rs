@@ -15,6 +15,7 @@ mod app;
 mod app_about;
 mod app_compare;
 mod app_data;
+mod app_demo;
 mod app_merge;
 #[cfg(feature = "gui")]
 mod app_model;
@@ -26,6 +27,7 @@ mod cluster_sklearn;
 mod data_load;
 mod data_parquet;
 mod data_tokenize;
+mod demo;
 mod disperse_cluster;
 mod disperse_minilm;
 mod eval_bad_input;

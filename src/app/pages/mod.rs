@@ -7,6 +7,7 @@ pub mod merge;
 pub mod model;
 pub mod playground;
 pub mod project;
+pub mod project_demo;
 pub mod train;
 
 use std::fmt;

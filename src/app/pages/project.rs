@@ -51,6 +51,8 @@ pub struct ProjectPage {
     creating: Option<Task<Result<Project, PipelineError>>>,
     create_error: Option<String>,
     picking: Option<(Field, Task<Option<PathBuf>>)>,
+    /// The teaching demo's offer.
+    pub demo: super::project_demo::DemoOffer,
 }
 
 impl ProjectPage {
@@ -123,10 +125,19 @@ impl ProjectPage {
              Every step writes its results into the folder, so work is never lost and a changed setting re-runs only what depends on it.",
         );
         ui.add_space(6.0);
-        if self.show_form || cx.workspace.dir.is_none() {
+        // Decided once per frame: starting the demo opens a folder while this page draws.
+        let first_screen = cx.workspace.dir.is_none();
+        if first_screen {
+            // The first screen: the demo comes before the form.
+            self.demo.ui(ui, cx);
+            ui.add_space(12.0);
+        }
+        if self.show_form || first_screen {
             self.form_ui(ui, cx);
         } else {
             self.open_project_ui(ui, cx);
+            ui.add_space(12.0);
+            self.demo.ui(ui, cx);
         }
         if !cx.settings.recent.is_empty() {
             ui.add_space(12.0);
@@ -151,6 +162,16 @@ impl ProjectPage {
                 self.show_form = true;
             }
         });
+        if cx.workspace.load_error().is_some() && cx.workspace.running() == Some("demo") {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Making the demo's world, data, benchmarks and base model; its stages appear here next.");
+                if ui.button("Stop").clicked() {
+                    cx.workspace.cancel_run();
+                }
+            });
+            return;
+        }
         if let Some(e) = cx.workspace.load_error() {
             ui.add_space(6.0);
             ui.colored_label(ui.visuals().error_fg_color, format!("The project file cannot be used: {e}"));

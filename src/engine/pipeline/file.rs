@@ -192,6 +192,9 @@ pub struct EvalSection {
     /// Sequences per forward pass.
     #[serde(default = "eight")]
     pub batch: usize,
+    /// Most tokens generated per answer (generative benchmarks; default 256, IFEval 1280).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_new_tokens: Option<usize>,
 }
 
 /// `[device]`.

@@ -40,6 +40,8 @@ pub struct EvalPlan {
     pub limit: Option<usize>,
     /// Sequences per forward pass.
     pub batch: usize,
+    /// Most tokens generated per answer (`None`: the benchmark's default).
+    pub max_new_tokens: Option<usize>,
 }
 
 /// A checked project.
@@ -227,7 +229,10 @@ impl Project {
             if evals.iter().any(|o: &EvalPlan| o.spec.name == spec.name) {
                 return Err(at.invalid("eval", Some(i), "name", format!("'{}' is listed twice", spec.name)));
             }
-            evals.push(EvalPlan { spec, fewshot: e.fewshot, limit: e.limit, batch: e.batch });
+            if e.max_new_tokens == Some(0) {
+                return Err(at.invalid("eval", Some(i), "max_new_tokens", "must be at least 1"));
+            }
+            evals.push(EvalPlan { spec, fewshot: e.fewshot, limit: e.limit, batch: e.batch, max_new_tokens: e.max_new_tokens });
         }
         let devices: Vec<DeviceRequest> = if raw.device.devices.is_empty() {
             vec![raw.device.device.parse().map_err(|e: String| at.invalid("device", None, "device", e))?]

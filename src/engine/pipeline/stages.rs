@@ -179,7 +179,13 @@ pub fn run_stage_of(
                 model: model_arg.clone(),
                 load: LoadOptions { device: device()?, dtype: project.dtype, adapter },
                 benchmarks: vec![plan.spec.clone()],
-                options: EvalOptions { fewshot: plan.fewshot, limit: plan.limit, batch: plan.batch, ..Default::default() },
+                options: EvalOptions {
+                    fewshot: plan.fewshot,
+                    limit: plan.limit,
+                    batch: plan.batch,
+                    max_new_tokens: plan.max_new_tokens,
+                    ..Default::default()
+                },
                 out_dir: paths::eval_dir(dir, model),
                 // Hashed once per model (cached by size and time), not once per benchmark.
                 model_sha256: cached_hash(dir, Path::new(&model_arg), cancel)?,
