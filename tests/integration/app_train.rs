@@ -6,6 +6,7 @@
 
 use super::app::{shows, wait_until, window};
 use crate::pipeline::project;
+use dtm_studio::app::activity::RunOutcome;
 use dtm_studio::app::pages::Page;
 use dtm_studio::app::settings::Settings;
 use dtm_studio::app::{OpenTarget, StartRequest, StudioApp};
@@ -39,7 +40,9 @@ fn stage_state(h: &Harness<'static, StudioApp>, stage: &str) -> Option<StageStat
 #[test]
 fn app_train_queue_stop_and_resume() {
     let dir = tempfile::tempdir().unwrap();
-    split_project(dir.path(), 40, &[]);
+    // Long enough that the run is still training when its Stop button is pressed.
+    const STEPS: u64 = 200;
+    split_project(dir.path(), STEPS, &[]);
     let mut h = train_window(dir.path());
     assert!(shows(&h, "No loss yet"), "an empty chart says why");
     assert!(shows(&h, "Learning rate") && shows(&h, "paper 3e-4"), "the settings show the paper's values");
@@ -56,16 +59,12 @@ fn app_train_queue_stop_and_resume() {
     let stopped = TrainerState::read(&dir.path().join("train").join(&run)).unwrap().unwrap();
     assert_eq!(stopped.status, RunStatus::Cancelled);
     let checkpoint = stopped.checkpoint_step.expect("a stopped run keeps a checkpoint");
-    assert!(checkpoint > 0 && checkpoint < 40, "stopped at {checkpoint}");
+    assert!(checkpoint > 0 && checkpoint < STEPS, "stopped at {checkpoint}");
 
     // A run that finishes while the others train leaves the queue at once.
     let finished = |h: &Harness<'static, StudioApp>| {
-        h.state()
-            .workspace
-            .statuses
-            .iter()
-            .find(|s| s.stage.starts_with("train:") && s.state == StageState::Done)
-            .map(|s| s.stage[6..].to_string())
+        let runs = &h.state().activity.runs;
+        runs.iter().find(|(_, r)| matches!(r.outcome, Some((RunOutcome::Done, _)))).map(|(name, _)| name.clone())
     };
     wait_until(&mut h, "a run done while another trains", 300, |h| h.state().workspace.running().is_some() && finished(h).is_some());
     h.step();
@@ -91,7 +90,7 @@ fn app_train_queue_stop_and_resume() {
     assert_eq!(live.steps.first().map(|p| p[0] as u64), Some(checkpoint + 1), "resumed after its checkpoint");
     let done = TrainerState::read(&dir.path().join("train").join(&run)).unwrap().unwrap();
     assert_eq!(done.status, RunStatus::Finished);
-    assert_eq!(done.log.iter().map(|e| e.step).collect::<Vec<_>>(), (1..=40).collect::<Vec<_>>(), "one curve, no step twice");
+    assert_eq!(done.log.iter().map(|e| e.step).collect::<Vec<_>>(), (1..=STEPS).collect::<Vec<_>>(), "one curve, no step twice");
     wait_until(&mut h, "every row done", 30, |h| !shows(h, "stopped at step") && !shows(h, "queued"));
     assert!(shows(&h, "Loss-reduction ratio"), "the ratio charts are drawn");
     assert!(h.state().pages.train.queue.wanted.is_empty());

@@ -63,6 +63,12 @@ impl RunView<'_> {
             .then(|| state.message.clone().unwrap_or_else(|| "the run failed".into()))
     }
 
+    /// Whether the run is done: its record says so, or its stage finished in this window (the
+    /// records are read again when the pipeline run ends).
+    fn is_done(&self) -> bool {
+        self.status.state == StageState::Done || matches!(self.outcome, Some(RunOutcome::Done))
+    }
+
     /// The state in words.
     pub fn state_text(&self, queue: &Queue) -> String {
         if let Some(r) = self.running {
@@ -83,8 +89,10 @@ impl RunView<'_> {
         if self.failure().is_some() {
             return "failed".into();
         }
+        if self.is_done() {
+            return "done".into();
+        }
         match (self.status.state, self.file_status()) {
-            (StageState::Done, _) => "done".into(),
             (StageState::Running, _) => "training in another process".into(),
             (_, Some(RunStatus::Cancelled)) => match self.checkpoint_step() {
                 Some(step) => format!("stopped at step {step}"),
@@ -112,11 +120,11 @@ impl RunView<'_> {
         if self.running.is_some() || queue.contains(self.run) || queue.is_preparing(self.run) {
             return RowAction::Stop;
         }
-        if self.failure().is_some() {
+        if self.failure().is_some() || self.is_done() {
             return RowAction::Retry;
         }
         match (self.status.state, self.file_status()) {
-            (StageState::Done, _) | (StageState::Stale, _) => RowAction::Retry,
+            (StageState::Stale, _) => RowAction::Retry,
             (_, Some(RunStatus::Cancelled | RunStatus::Running)) => RowAction::Resume,
             _ => RowAction::Start,
         }
@@ -157,7 +165,7 @@ pub fn rows_ui(ui: &mut egui::Ui, views: &[RunView<'_>], queue: &Queue) -> Optio
                 ui.label(RichText::new(&state).color(color)).on_hover_text(format!("stage train:{}", v.run));
             });
             let (step, total) = v.steps();
-            let fraction = if v.status.state == StageState::Done {
+            let fraction = if v.is_done() {
                 1.0
             } else if total > 0 {
                 step as f32 / total as f32
