@@ -33,14 +33,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let seed = args.seeds.first().copied().unwrap_or(0);
         real::prepare_real(&out, seed)?;
         let summary = with_progress(|sink, cancel| run_project(&out, &RunOptions::default(), sink, cancel))?;
-        let failed = summary.failed();
-        if !failed.is_empty() {
-            anyhow::bail!(
-                "{} stage(s) failed: {}",
-                failed.len(),
-                failed.iter().map(|(s, m)| format!("{s}: {m}")).collect::<Vec<_>>().join("; ")
-            );
-        }
+        fail_on(summary.failed())?;
         println!("done; report in {}", out.join("report/report.md").display());
         return Ok(());
     }
@@ -51,14 +44,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let dir = if several { out.join(format!("seed-{seed}")) } else { out.clone() };
         let req = DemoRequest::new(dir.clone(), seed, size.clone());
         let (run, summary) = with_progress(|sink, cancel| run_demo(&req, sink, cancel))?;
-        let failed = run.failed();
-        if !failed.is_empty() {
-            anyhow::bail!(
-                "{} stage(s) failed: {}",
-                failed.len(),
-                failed.iter().map(|(s, m)| format!("{s}: {m}")).collect::<Vec<_>>().join("; ")
-            );
-        }
+        fail_on(run.failed())?;
         println!("{}", markdown(&summary));
         println!("project: {} (open it with `dtm-studio open {}`)\n", dir.display(), dir.display());
         summaries.push(summary);
@@ -70,4 +56,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("{md}\nwritten to {}", path.display());
     }
     Ok(())
+}
+
+/// An error naming every failed stage with its message, when there is one.
+fn fail_on(failed: Vec<(String, String)>) -> anyhow::Result<()> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let each: Vec<String> = failed.iter().map(|(stage, message)| format!("{stage}: {message}")).collect();
+    anyhow::bail!("{} stage(s) failed: {}", failed.len(), each.join("; "))
 }
