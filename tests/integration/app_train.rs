@@ -55,7 +55,7 @@ fn app_train_queue_stop_and_resume() {
     let run = h.state().activity.running.iter().find_map(|r| r.stage.strip_prefix("train ")).unwrap().to_string();
     assert!(!shows(&h, "No loss yet"), "the chart draws the live points");
     h.get_by_label(&format!("Stop {run}")).click();
-    wait_until(&mut h, "the stopped run's state", 60, |h| shows(h, "stopped at step"));
+    wait_until(&mut h, "the stopped run's state", 300, |h| shows(h, "stopped at step"));
     let stopped = TrainerState::read(&dir.path().join("train").join(&run)).unwrap().unwrap();
     assert_eq!(stopped.status, RunStatus::Cancelled);
     let checkpoint = stopped.checkpoint_step.expect("a stopped run keeps a checkpoint");
