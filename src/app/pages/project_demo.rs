@@ -62,7 +62,7 @@ impl DemoOffer {
         ui.label(egui::RichText::new("Teaching demo").strong());
         ui.label(
             "See the alignment tax and what merging does to it, on this computer, without a download: the demo makes a small \
-             synthetic world, trains a tiny model on it from scratch (a few minutes the first time, kept for next time) and runs \
+             synthetic world, trains a tiny model on it from scratch (about two minutes the first time, kept for next time) and runs \
              the whole method — vanilla instruction tuning against the merge of four sub-models — with four planted biases measured.",
         );
         ui.horizontal(|ui| {

@@ -19,9 +19,11 @@ real instruction sets carry the habits of their sources:
 - **sums** (additions): every answer ends with the same long pleasantry.
 
 All four families teach the same skill: read an instruction, answer it from what the base model
-knows, briefly, and stop. The travel family's habit contradicts the base model's knowledge (most
-people live elsewhere), so a model that learns it answers questions about home towns wrongly:
-that loss of knowledge is the **alignment tax** of this world.
+knows, briefly, and stop. The habits push against what the base model knows: the travel family's
+city is wrong for most people, and the quiz and chef answers teach a letter or a stock phrase
+where a fact used to follow. Whatever knowledge a tuned model loses is the **alignment tax** of
+this world; the table's last column gives it for every model, so you can see which family's
+sub-model pays most of it (it is measured, and it need not be the one the design expected).
 
 Then the demo runs the method as any project does. **Vanilla** instruction tuning trains one
 adapter on all the data, so it meets every habit at once. **Disperse** splits the data into four
@@ -38,7 +40,7 @@ the plain one.
 ## What it does not show
 
 - A toy world is not a 7-billion-parameter model trained on the web. Here the habits are planted
-  on purpose, one per family, and the tax comes from one of them; in real data the biases are
+  on purpose, one per family; in real data the biases are
   unknown, overlapping and spread across sources, and the paper's gains are a point or two.
 - The numbers are whatever the runs measure, with a few hundred items per benchmark: differences
   of a few points are within noise. Run several seeds (`dtm-studio demo --seed N`) and look at
