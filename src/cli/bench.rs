@@ -221,6 +221,7 @@ fn memory(args: MemoryArgs) -> anyhow::Result<()> {
         val_max: 16,
         out_dir: out.join("run"),
         config,
+        checkpointing: Default::default(),
     };
     let fig = training_memory(&req);
     let _ = std::fs::remove_dir_all(&out);
@@ -250,6 +251,9 @@ pub struct ShapeArgs {
     /// Timed repetitions (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
+    /// `bench train`: with gradient checkpointing (each layer recomputed in the backward pass).
+    #[arg(long)]
+    pub checkpointing: bool,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 }
@@ -282,9 +286,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Train(s) => {
             let model = default_model(&s.model)?;
             let mut loaded = s.runtime.load(&model, None)?;
-            let (fig, peak_mb) = train_throughput(&mut loaded.model, s.batch, s.seq, s.reps)?;
+            let (fig, peak_mb) = train_throughput(&mut loaded.model, s.batch, s.seq, s.reps, s.checkpointing)?;
             let mut line = serde_json::to_value(&fig)?;
             line["peak_rss_mb"] = serde_json::json!(peak_mb);
+            line["checkpointing"] = serde_json::json!(s.checkpointing);
             println!("{line}");
         }
     }

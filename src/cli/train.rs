@@ -6,6 +6,7 @@ use super::progress::with_progress;
 use super::RuntimeArgs;
 use crate::engine::train::config::TrainOverrides;
 use crate::engine::train::error::TrainError;
+use crate::engine::train::memory_fit::Checkpointing;
 use crate::engine::train::schedule::Schedule;
 use crate::engine::train::state::TrainerState;
 use crate::engine::train::{run_sft, SftRequest, TrainConfig};
@@ -74,6 +75,10 @@ pub struct TrainArgs {
     /// Checkpoint every N steps.
     #[arg(long)]
     pub save_every: Option<u64>,
+    /// Gradient checkpointing: auto (only when the memory plan says the run needs it to fit),
+    /// on or off. Recomputes each layer in the backward pass: far less memory, more compute.
+    #[arg(long, default_value = "auto", value_parser = parse_checkpointing)]
+    pub checkpointing: Checkpointing,
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = 0.05)]
     pub val_fraction: f64,
@@ -124,6 +129,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         val_max: args.val_max,
         out_dir: args.out.clone(),
         config,
+        checkpointing: args.checkpointing,
     };
     let state = match with_progress(|events, cancel| run_sft(&request, events, cancel)) {
         Ok(state) => state,
@@ -139,4 +145,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     println!("adapter written to {}", args.out.display());
     Ok(())
+}
+
+/// `--checkpointing auto|on|off`.
+pub fn parse_checkpointing(s: &str) -> Result<Checkpointing, String> {
+    s.parse()
 }

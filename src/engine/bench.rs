@@ -91,11 +91,12 @@ pub fn train_throughput(
     batch: usize,
     seq: usize,
     reps: usize,
+    checkpointing: bool,
 ) -> Result<(BenchFigure, Option<f64>), crate::engine::train::TrainError> {
     use crate::engine::model::linear::{ForwardCtx, Kernels};
     use crate::engine::model::lora::{LoraSet, LoraSpec};
     use crate::engine::train::batch::{collate, TokenSequence};
-    use crate::engine::train::loss::masked_lm_loss;
+    use crate::engine::train::gradients::loss_and_gradients;
     use crate::engine::train::optimizer::{AdamW, AdamWConfig};
     let device = model.device().clone();
     let spec = LoraSpec::paper();
@@ -112,13 +113,7 @@ pub fn train_throughput(
     let seconds = median_seconds(2, reps, || {
         k += 1;
         let ctx = ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(k) };
-        let Some((loss, _)) = masked_lm_loss(model, &b, ctx)? else { return Ok(()) };
-        let grads = loss.backward()?;
-        let g: Vec<Tensor> = opt
-            .params()
-            .iter()
-            .map(|(_, v)| grads.get(v.as_tensor()).cloned().map(Ok).unwrap_or_else(|| v.as_tensor().zeros_like()))
-            .collect::<candle_core::Result<_>>()?;
+        let Some((_, g)) = loss_and_gradients(model, &b, ctx, opt.params(), checkpointing)? else { return Ok(()) };
         opt.step(&g, 3e-4, 1.0)?;
         device.synchronize()?;
         Ok::<(), candle_core::Error>(())

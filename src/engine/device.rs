@@ -207,6 +207,17 @@ fn metal_devices() -> Vec<DeviceInfo> {
     Vec::new()
 }
 
+/// The memory free on `device` now, in bytes, when it reports it (the CPU: the memory Linux
+/// says is available).
+pub fn free_memory(device: &Device) -> Option<u64> {
+    let gpu = |request: DeviceRequest| gpu_devices().into_iter().find(|d| d.request == request).and_then(|d| d.free_bytes);
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => system_memory().map(|(_, available)| available),
+        candle_core::DeviceLocation::Cuda { gpu_id } => gpu(DeviceRequest::Cuda(gpu_id)),
+        candle_core::DeviceLocation::Metal { gpu_id } => gpu(DeviceRequest::Metal(gpu_id)),
+    }
+}
+
 /// A short human description of a device, e.g. "cpu (2 threads)" or "cuda:1".
 pub fn describe_device(device: &Device) -> String {
     match device.location() {

@@ -49,4 +49,5 @@ mod pipeline_slurm;
 mod report;
 mod smollm2;
 mod stage_contract;
+mod train_checkpointing;
 mod train_lora;

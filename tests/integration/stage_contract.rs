@@ -68,6 +68,7 @@ fn sft(dir: &Path, data: &Path, run: &str, max_steps: u64) -> SftRequest {
             warmup_steps: 1,
             ..TrainConfig::quick()
         },
+        checkpointing: Default::default(),
     }
 }
 

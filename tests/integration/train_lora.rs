@@ -97,7 +97,15 @@ fn run(out: &std::path::Path, cfg: &TrainConfig, cancel_after: Option<u64>) -> d
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
     let (sink, rx) = EventSink::channel();
     let cancel = CancelToken::new();
-    let job = TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: out, base_model: "tiny-llama".into(), pad_id: 0 };
+    let job = TrainJob {
+        run: "t".into(),
+        train: &train_set,
+        val: &val_set,
+        out_dir: out,
+        base_model: "tiny-llama".into(),
+        pad_id: 0,
+        checkpointing: false,
+    };
     std::thread::scope(|s| {
         let watcher = cancel.clone();
         s.spawn(move || {
@@ -126,8 +134,15 @@ fn training_lowers_validation_loss_and_changes_only_adapters() {
     let ids = Tensor::new(&[[5u32, 17, 42, 99]], &Device::Cpu).unwrap();
     let before = m.forward_inference(&ids, None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
-    let job =
-        TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: dir.path(), base_model: "tiny-llama".into(), pad_id: 0 };
+    let job = TrainJob {
+        run: "t".into(),
+        train: &train_set,
+        val: &val_set,
+        out_dir: dir.path(),
+        base_model: "tiny-llama".into(),
+        pad_id: 0,
+        checkpointing: false,
+    };
     let cfg = TrainConfig { max_steps: Some(40), eval_every: 10, ..tiny_config() };
     let state = train(&mut m, &job, &cfg, "train t", &EventSink::discard(), &CancelToken::new()).unwrap();
     assert_eq!(state.status, RunStatus::Finished);
@@ -171,8 +186,15 @@ fn nonfinite_loss_stops_and_keeps_the_checkpoint() {
     cfg.warmup_steps = 0;
     let mut m = load_cpu_f32(&fixture("tiny-llama")).model;
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
-    let job =
-        TrainJob { run: "t".into(), train: &train_set, val: &val_set, out_dir: dir.path(), base_model: "tiny-llama".into(), pad_id: 0 };
+    let job = TrainJob {
+        run: "t".into(),
+        train: &train_set,
+        val: &val_set,
+        out_dir: dir.path(),
+        base_model: "tiny-llama".into(),
+        pad_id: 0,
+        checkpointing: false,
+    };
     let err = train(&mut m, &job, &cfg, "train t", &EventSink::discard(), &CancelToken::new()).unwrap_err().to_string();
     assert!(err.contains("loss became") && err.contains("step"), "{err}");
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("trainer_state.json")).unwrap()).unwrap();

@@ -183,6 +183,23 @@ struct DecoderLayer {
     mlp: Mlp,
 }
 
+impl DecoderLayer {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &Rope,
+        start: usize,
+        left_pad: Option<&[usize]>,
+        cache: Option<&mut (Option<Tensor>, Option<Tensor>)>,
+        ctx: ForwardCtx,
+    ) -> Result<Tensor> {
+        let normed = self.input_layernorm.forward(xs, ctx.kernels)?;
+        let xs = (xs + self.self_attn.forward(&normed, rope, start, left_pad, cache, ctx)?)?;
+        let normed = self.post_attention_layernorm.forward(&xs, ctx.kernels)?;
+        xs + self.mlp.forward(&normed, ctx)?
+    }
+}
+
 /// A Llama-family causal language model.
 #[derive(Debug, Clone)]
 pub struct CausalLm {
@@ -299,6 +316,30 @@ impl CausalLm {
         self.run_layers(input_ids, cache, None, ctx)
     }
 
+    /// The token embeddings `[batch, seq, hidden]` of `input_ids` `[batch, seq]`: the first
+    /// decoder layer's input.
+    pub fn embed(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        self.embed_tokens.index_select(&input_ids.flatten_all()?, 0)?.reshape((b, t, self.config.hidden_size))
+    }
+
+    /// How many decoder layers there are.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Decoder layer `l` on whole sequences `[batch, seq, hidden]` from position 0 (no cache, no
+    /// padding): what [`Self::hidden_states`] runs layer by layer, for gradient checkpointing.
+    pub fn decoder_layer(&self, l: usize, xs: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
+        let layer = self.layers.get(l).ok_or_else(|| candle_core::Error::Msg(format!("no decoder layer {l}")))?;
+        layer.forward(xs, &self.rope, 0, None, None, ctx)
+    }
+
+    /// The final norm after the last decoder layer.
+    pub fn final_norm(&self, xs: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
+        self.norm.forward(xs, ctx.kernels)
+    }
+
     /// Last-position logits `[batch, vocab]` (fused kernels) of left-padded rows: row `r` starts
     /// with `left_pad[r]` padding tokens that no position attends to. With a cache, the tokens
     /// continue the cached batch (pass the same `left_pad` every step). RoPE depends only on
@@ -319,19 +360,12 @@ impl CausalLm {
         left_pad: Option<&[usize]>,
         ctx: ForwardCtx,
     ) -> Result<Tensor> {
-        let (b, t) = input_ids.dims2()?;
+        let t = input_ids.dim(1)?;
         let start = cache.as_ref().map(|c| c.len()).unwrap_or(0);
-        let ids = input_ids.flatten_all()?;
-        let mut xs = self.embed_tokens.index_select(&ids, 0)?.reshape((b, t, self.config.hidden_size))?;
+        let mut xs = self.embed(input_ids)?;
         for (l, layer) in self.layers.iter().enumerate() {
-            let residual = xs.clone();
-            let normed = layer.input_layernorm.forward(&xs, ctx.kernels)?;
             let slot = cache.as_mut().map(|c| c.layer_mut(l));
-            let attn = layer.self_attn.forward(&normed, &self.rope, start, left_pad, slot, ctx)?;
-            xs = (residual + attn)?;
-            let residual = xs.clone();
-            let normed = layer.post_attention_layernorm.forward(&xs, ctx.kernels)?;
-            xs = (residual + layer.mlp.forward(&normed, ctx)?)?;
+            xs = layer.forward(&xs, &self.rope, start, left_pad, slot, ctx)?;
         }
         if let Some(c) = cache {
             c.advance(t);

@@ -86,6 +86,15 @@ pub fn load_model(arg: &str, opts: &LoadOptions) -> Result<LoadedModel, ModelErr
     load_model_reporting(arg, opts, &mut |_, _| Ok(()))
 }
 
+/// The architecture of a model (a folder, a `.gguf` file or a cached HF id) from its
+/// `config.json` or GGUF metadata, without reading any weight.
+pub fn read_config(arg: &str) -> Result<ModelConfig, ModelError> {
+    match resolve_model(arg)? {
+        ModelSource::HfFolder(dir) => ModelConfig::from_hf_file(&dir.join("config.json")),
+        ModelSource::Gguf(path) => gguf::GgufFile::open(&path)?.config(),
+    }
+}
+
 /// Which model to load and how: the request of the model-loading stage.
 #[derive(Debug, Clone)]
 pub struct LoadRequest {

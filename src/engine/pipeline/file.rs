@@ -2,6 +2,7 @@
 //! keys and wrong types are refused by the parser with their line; [`super::project`] turns a
 //! parsed file into checked settings.
 
+use crate::engine::train::memory_fit::Checkpointing;
 use crate::engine::train::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -149,6 +150,9 @@ pub struct TrainSection {
     pub eval_every: Option<u64>,
     /// Checkpoint every N steps.
     pub save_every: Option<u64>,
+    /// Gradient checkpointing: "auto" (when the memory plan needs it), "on" or "off". How a run
+    /// computes, not what it learns: changing it does not make trained runs stale.
+    pub checkpointing: Option<Checkpointing>,
 }
 
 /// One `[[merge]]`.

@@ -11,6 +11,7 @@ use crate::engine::embed::{EncoderSpec, TextField};
 use crate::engine::eval::BenchSpec;
 use crate::engine::merge::{MergeMethod, MergeOutput, MergeSpec, WeightValue};
 use crate::engine::train::config::TrainOverrides;
+use crate::engine::train::memory_fit::Checkpointing;
 use crate::engine::train::TrainConfig;
 use candle_core::DType;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,8 @@ pub struct Project {
     pub train: TrainConfig,
     /// Whether the vanilla model is trained.
     pub vanilla: bool,
+    /// Gradient checkpointing of every run.
+    pub checkpointing: Checkpointing,
     /// Named merges.
     pub merges: Vec<MergePlan>,
     /// Benchmarks.
@@ -248,6 +251,7 @@ impl Project {
             data_options: LoadDataOptions { format, columns, skip_bad_rows: d.skip_bad_rows, ..Default::default() },
             prompt: PromptOptions { template, max_len: train.max_len, first_turn_only: !d.all_turns },
             vanilla: raw.train.vanilla.unwrap_or(true),
+            checkpointing: raw.train.checkpointing.unwrap_or_default(),
             by: p.by.clone(),
             dir,
             file,

@@ -141,6 +141,7 @@ pub fn run_stage_of(
                 val_max: project.raw.data.val_max,
                 out_dir: paths::run(dir, run),
                 config: project.train.clone(),
+                checkpointing: project.checkpointing,
             };
             let state = run_sft(&req, sink, cancel).map_err(stage_error)?;
             let last = state.evals.last();

@@ -20,6 +20,9 @@ pub enum TrainError {
         /// The loss value.
         loss: f64,
     },
+    /// The run would not fit in the device's memory; refused before loading anything.
+    #[error("{0}")]
+    Memory(Box<super::memory_fit::NotEnoughMemory>),
     /// A checkpoint could not be written or read.
     #[error("{}: checkpoint: {detail}", path.display())]
     Checkpoint {

@@ -31,16 +31,27 @@ pub fn masked_lm_loss(model: &CausalLm, batch: &Batch, ctx: ForwardCtx) -> Resul
     if positions.is_empty() {
         return Ok(None);
     }
-    let device = model.device();
     let hidden = model.hidden_states(&batch.input_ids, None, ctx)?;
-    let hidden = hidden.reshape((batch.rows * batch.seq_len, model.config().hidden_size))?;
+    head_loss(model, &hidden, batch.rows * batch.seq_len, positions, &targets, ctx).map(|loss| Some((loss, targets.len())))
+}
+
+/// The mean cross-entropy of the output projection at `positions` of the final-norm hidden
+/// states (`tokens` rows once flattened) against `targets`.
+pub fn head_loss(
+    model: &CausalLm,
+    hidden: &Tensor,
+    tokens: usize,
+    positions: Vec<u32>,
+    targets: &[u32],
+    ctx: ForwardCtx,
+) -> Result<Tensor> {
+    let hidden = hidden.reshape((tokens, model.config().hidden_size))?;
     let n = positions.len();
-    let selected = hidden.index_select(&Tensor::from_vec(positions, n, device)?, 0)?;
-    let loss = match head_cross_entropy(&selected, model.lm_head(), &targets)? {
-        Some(loss) => loss,
-        None => cross_entropy(&model.logits(&selected, ctx)?.to_dtype(candle_core::DType::F32)?, &targets)?,
-    };
-    Ok(Some((loss, n)))
+    let selected = hidden.index_select(&Tensor::from_vec(positions, n, model.device())?, 0)?;
+    match head_cross_entropy(&selected, model.lm_head(), targets)? {
+        Some(loss) => Ok(loss),
+        None => cross_entropy(&model.logits(&selected, ctx)?.to_dtype(candle_core::DType::F32)?, targets),
+    }
 }
 
 #[cfg(test)]

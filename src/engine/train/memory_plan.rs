@@ -46,6 +46,18 @@ pub enum KernelKind {
     Composed,
 }
 
+impl KernelKind {
+    /// The kernels a run on the CPU (`cpu`) or a GPU uses in `dtype`: the fused ones only on the
+    /// CPU in f32.
+    pub fn for_run(cpu: bool, dtype: DType) -> Self {
+        if cpu && dtype == DType::F32 {
+            Self::FusedCpu
+        } else {
+            Self::Composed
+        }
+    }
+}
+
 /// The memory a training run needs, by part, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryPlan {
@@ -134,10 +146,35 @@ fn activation_elements_per_token_layer(c: &ModelConfig, spec: &LoraSpec) -> u64 
     2 * h + 2 * q + 2 * kv + 3 * i + adapters
 }
 
+/// Hidden-state-sized tensors a checkpointed backward pass holds besides the kept layer inputs:
+/// the recomputed layer's input as a variable, the gradient arriving at its output, and their
+/// product.
+const CHECKPOINT_WORKING_COPIES: u64 = 3;
+
+/// How one micro-batch runs: its size and whether gradient checkpointing is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepShape {
+    /// Sequences per micro-batch.
+    pub batch: usize,
+    /// Tokens per sequence (the longest).
+    pub max_len: usize,
+    /// Keep only each layer's input and recompute the layer in the backward pass.
+    pub checkpointing: bool,
+}
+
+impl StepShape {
+    /// The settings' own micro-batch and maximum length.
+    pub fn of(train: &TrainConfig, checkpointing: bool) -> Self {
+        Self { batch: train.micro_batch, max_len: train.max_len, checkpointing }
+    }
+}
+
 /// The memory a training run with `train` needs for a model shaped `model`, weights and
-/// activations in `dtype`, run by `kernels`, with `batch` sequences of `max_len` tokens per
-/// micro-batch.
-pub fn plan_with(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels: KernelKind, batch: usize, max_len: usize) -> MemoryPlan {
+/// activations in `dtype`, run by `kernels`, one micro-batch shaped `step`. With checkpointing
+/// the activations are every layer's input plus one layer's activations (the layer being
+/// recomputed) instead of every layer's.
+pub fn plan_with(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels: KernelKind, step: StepShape) -> MemoryPlan {
+    let StepShape { batch, max_len, checkpointing } = step;
     let size = dtype.size_in_bytes() as u64;
     let layers = model.num_hidden_layers as u64;
     let projection_params: u64 = projections(model).iter().map(|(_, out, inp)| out * inp).sum::<u64>() * layers;
@@ -148,22 +185,34 @@ pub fn plan_with(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels
         KernelKind::FusedCpu => 1,
         KernelKind::Composed => COMPOSED_FACTOR,
     };
-    let per_token = activation_elements_per_token_layer(model, &train.lora) * layers * size;
-    let probabilities = batch * layers * model.num_attention_heads as u64 * len * len * 4;
+    let per_token_layer = activation_elements_per_token_layer(model, &train.lora) * size;
+    let probabilities_layer = batch * model.num_attention_heads as u64 * len * len * 4;
+    let hidden_bytes = tokens * model.hidden_size as u64 * size;
+    let activations = if checkpointing {
+        hidden_bytes * (layers + CHECKPOINT_WORKING_COPIES) + (tokens * per_token_layer + probabilities_layer) * factor
+    } else {
+        (tokens * per_token_layer + probabilities_layer) * layers * factor
+    };
     MemoryPlan {
         weights: model.parameter_count() * size,
         gradient_copies: projection_params * size,
         adapters: adapter_params * LORA_BYTES_PER_PARAM,
         optimizer: adapter_params * OPTIMIZER_BYTES_PER_PARAM,
-        activations: (tokens * per_token + probabilities) * factor,
+        activations,
         logits: tokens * model.vocab_size as u64 * 4 * factor,
         runtime: RUNTIME_BYTES,
     }
 }
 
 /// [`plan_with`] at the settings' own micro-batch and maximum length.
-pub fn plan_training_memory(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels: KernelKind) -> MemoryPlan {
-    plan_with(model, train, dtype, kernels, train.micro_batch, train.max_len)
+pub fn plan_training_memory(
+    model: &ModelConfig,
+    train: &TrainConfig,
+    dtype: DType,
+    kernels: KernelKind,
+    checkpointing: bool,
+) -> MemoryPlan {
+    plan_with(model, train, dtype, kernels, StepShape::of(train, checkpointing))
 }
 
 /// What fits in a given amount of memory.
@@ -195,8 +244,9 @@ fn largest(upto: usize, fits: impl Fn(usize) -> bool) -> Option<usize> {
 
 /// What fits in `free` bytes: the settings themselves, a smaller micro-batch, a shorter maximum
 /// length, or nothing.
-pub fn fit_in(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels: KernelKind, free: u64) -> Fit {
-    let fits = |batch: usize, len: usize| plan_with(model, train, dtype, kernels, batch, len).total() <= free;
+pub fn fit_in(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels: KernelKind, checkpointing: bool, free: u64) -> Fit {
+    let fits =
+        |batch: usize, max_len: usize| plan_with(model, train, dtype, kernels, StepShape { batch, max_len, checkpointing }).total() <= free;
     let batch = largest(train.micro_batch, |b| fits(b, train.max_len));
     let max_len =
         largest(train.max_len, |l| fits(train.micro_batch, l)).map(|l| if l < train.max_len && l >= 64 { l / 64 * 64 } else { l });
@@ -209,6 +259,10 @@ mod tests {
     use std::path::Path;
 
     const MB: f64 = 1024.0 * 1024.0;
+
+    fn shape(batch: usize, max_len: usize) -> StepShape {
+        StepShape { batch, max_len, checkpointing: false }
+    }
 
     fn smollm2() -> ModelConfig {
         let json = r#"{"architectures":["LlamaForCausalLM"],"vocab_size":49152,"hidden_size":576,"intermediate_size":1536,
@@ -237,14 +291,14 @@ mod tests {
     #[test]
     fn fixed_parts_are_weights_copies_and_adapter_state() {
         let c = smollm2();
-        let p = plan_training_memory(&c, &bench_setting(), DType::F32, KernelKind::FusedCpu);
+        let p = plan_training_memory(&c, &bench_setting(), DType::F32, KernelKind::FusedCpu, false);
         assert_eq!(p.weights, c.parameter_count() * 4);
         let projections = (576 * 576 * 2 + 576 * 192 * 2 + 3 * 576 * 1536) * 30;
         assert_eq!(p.gradient_copies, projections * 4);
         let adapters = lora_parameters(&c, &LoraSpec::paper());
         assert_eq!((p.adapters, p.optimizer), (adapters * 8, adapters * 8));
         // bf16 halves the weights and the activations, not the f32 adapter state or logits.
-        let half = plan_training_memory(&c, &bench_setting(), DType::BF16, KernelKind::FusedCpu);
+        let half = plan_training_memory(&c, &bench_setting(), DType::BF16, KernelKind::FusedCpu, false);
         assert_eq!((half.weights * 2, half.adapters, half.logits), (p.weights, p.adapters, p.logits));
         assert!(half.activations < p.activations);
     }
@@ -255,7 +309,7 @@ mod tests {
         let measured = [(1, 128, 1171.0), (4, 128, 1731.0), (1, 512, 1954.0), (4, 256, 2602.0), (2, 512, 2890.0)];
         let c = smollm2();
         for (batch, len, mb) in measured {
-            let est = plan_with(&c, &bench_setting(), DType::F32, KernelKind::FusedCpu, batch, len).total() as f64 / MB;
+            let est = plan_with(&c, &bench_setting(), DType::F32, KernelKind::FusedCpu, shape(batch, len)).total() as f64 / MB;
             let ratio = est / mb;
             assert!((0.95..1.05).contains(&ratio), "{batch}x{len}: estimated {est:.0} MiB, measured {mb} MiB ({ratio:.3})");
         }
@@ -264,12 +318,12 @@ mod tests {
     #[test]
     fn grows_with_batch_and_quadratically_with_length() {
         let (c, t) = (smollm2(), bench_setting());
-        let at = |b, l| plan_with(&c, &t, DType::F32, KernelKind::FusedCpu, b, l).per_batch();
+        let at = |b, l| plan_with(&c, &t, DType::F32, KernelKind::FusedCpu, shape(b, l)).per_batch();
         assert_eq!(at(4, 256), 4 * at(1, 256));
         // Same tokens, longer sequences: the attention probabilities grow with length squared.
         assert!(at(1, 1024) > at(4, 256));
-        let composed = plan_with(&c, &t, DType::F32, KernelKind::Composed, 4, 256);
-        let fused = plan_with(&c, &t, DType::F32, KernelKind::FusedCpu, 4, 256);
+        let composed = plan_with(&c, &t, DType::F32, KernelKind::Composed, shape(4, 256));
+        let fused = plan_with(&c, &t, DType::F32, KernelKind::FusedCpu, shape(4, 256));
         assert_eq!((composed.activations, composed.logits), (COMPOSED_FACTOR * fused.activations, COMPOSED_FACTOR * fused.logits));
         assert_eq!(composed.fixed(), fused.fixed());
     }
@@ -277,20 +331,20 @@ mod tests {
     #[test]
     fn suggests_the_largest_batch_and_length_that_fit() {
         let (c, t) = (smollm2(), TrainConfig::paper());
-        let total = |b, l| plan_with(&c, &t, DType::F32, KernelKind::FusedCpu, b, l).total();
+        let total = |b, l| plan_with(&c, &t, DType::F32, KernelKind::FusedCpu, shape(b, l)).total();
         let need = total(t.micro_batch, t.max_len);
         // Exactly enough: the settings themselves.
-        let roomy = fit_in(&c, &t, DType::F32, KernelKind::FusedCpu, need);
+        let roomy = fit_in(&c, &t, DType::F32, KernelKind::FusedCpu, false, need);
         assert_eq!((roomy.batch, roomy.max_len, roomy.nothing_fits), (Some(4), Some(1024), false));
         // 5 GiB: batch 4 x 1024 (about 11 GB) does not fit; the suggestions do, and one more does not.
         let free = 5 << 30;
         assert!(need > free);
-        let fit = fit_in(&c, &t, DType::F32, KernelKind::FusedCpu, free);
+        let fit = fit_in(&c, &t, DType::F32, KernelKind::FusedCpu, false, free);
         assert_eq!((fit.batch, fit.max_len, fit.nothing_fits), (Some(1), Some(512), false));
         assert!(total(1, 1024) <= free && total(2, 1024) > free);
         assert!(total(4, 512) <= free && total(4, 512 + 64) > free);
         // 600 MB: not even the weights with their copies.
-        let tiny = fit_in(&c, &t, DType::F32, KernelKind::FusedCpu, 600 << 20);
+        let tiny = fit_in(&c, &t, DType::F32, KernelKind::FusedCpu, false, 600 << 20);
         assert_eq!((tiny.batch, tiny.max_len, tiny.nothing_fits), (None, None, true));
     }
 }

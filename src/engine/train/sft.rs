@@ -4,14 +4,18 @@
 
 use super::config::TrainConfig;
 use super::error::TrainError;
+use super::memory_fit::{bytes, check_training_memory, Checkpointing, MemoryCheck};
+use super::memory_plan::KernelKind;
 use super::state::TrainerState;
 use super::trainer::{train, TrainJob};
 use crate::engine::data::prompt::PromptOptions;
 use crate::engine::data::split::{select_rows, split_train_val};
 use crate::engine::data::tokenize::{tokenize_dataset_until, TokenizedExample};
 use crate::engine::data::{load_dataset, LoadDataOptions};
+use crate::engine::device::{default_dtype, describe_device, free_memory};
+use crate::engine::job::StageScope;
 use crate::engine::job::{run_stage, CancelToken, EventSink};
-use crate::engine::model::{load_model_stage, LoadOptions, LoadRequest};
+use crate::engine::model::{load_model_stage, read_config, LoadOptions, LoadRequest};
 use std::path::PathBuf;
 
 /// Everything a run needs.
@@ -40,6 +44,8 @@ pub struct SftRequest {
     pub out_dir: PathBuf,
     /// Training settings.
     pub config: TrainConfig,
+    /// Gradient checkpointing: on, off, or as the memory plan needs.
+    pub checkpointing: Checkpointing,
 }
 
 /// The training stage: loads the data and the base model, reports the data and tokenisation
@@ -52,6 +58,7 @@ pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Re
         let dataset = load_dataset(&req.data, &req.data_options)?;
         scope.log(format!("{}: {}", req.data.display(), dataset.report.summary()));
         scope.check()?;
+        let memory = plan_memory(req, &scope)?;
         let load = LoadRequest { model: req.model.clone(), options: req.load.clone() };
         let mut loaded = load_model_stage(&load, events, cancel)?;
         let context = loaded.model.config().max_position_embeddings;
@@ -88,7 +95,27 @@ pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Re
             out_dir: &req.out_dir,
             base_model: req.model.clone(),
             pad_id,
+            checkpointing: memory.checkpointing,
         };
         train(&mut loaded.model, &job, &req.config, scope.name, events, cancel)
     })
+}
+
+/// The memory check before the model loads: refuses a run that cannot fit, and says what it
+/// needs and whether it runs with gradient checkpointing.
+fn plan_memory(req: &SftRequest, scope: &StageScope<'_>) -> Result<MemoryCheck, TrainError> {
+    let config = read_config(&req.model)?;
+    let device = &req.load.device;
+    let dtype = req.load.dtype.unwrap_or_else(|| default_dtype(device));
+    let kernels = KernelKind::for_run(device.is_cpu(), dtype);
+    let name = describe_device(device);
+    let check = check_training_memory(&config, &req.config, dtype, kernels, req.checkpointing, free_memory(device), &name)
+        .map_err(|e| TrainError::Memory(Box::new(e)))?;
+    let free = check
+        .free
+        .map(|f| format!(" of {} free on {name}", bytes(f)))
+        .unwrap_or_else(|| format!(" ({name} does not report its free memory)"));
+    let how = if check.checkpointing { ", with gradient checkpointing" } else { "" };
+    scope.log(format!("{}: memory plan: about {} needed{free}{how}", req.run, bytes(check.plan.total())));
+    Ok(check)
 }

@@ -5,6 +5,7 @@ use super::batch::{collate, micro_batch_indices, Batch, LabelledTokens};
 use super::checkpoint::{load_checkpoint, save_checkpoint};
 use super::config::TrainConfig;
 use super::error::TrainError;
+use super::gradients::loss_and_gradients;
 use super::loss::masked_lm_loss;
 use super::optimizer::AdamW;
 use super::schedule::learning_rate;
@@ -31,6 +32,9 @@ pub struct TrainJob<'a, T: LabelledTokens> {
     pub base_model: String,
     /// Padding token id.
     pub pad_id: u32,
+    /// Gradient checkpointing: keep only each layer's input and recompute the layer in the
+    /// backward pass (less memory, one more forward pass; the same gradients).
+    pub checkpointing: bool,
 }
 
 /// Mean loss over `items` (fused kernels, no dropout), weighted by labelled tokens; `None` when
@@ -164,8 +168,9 @@ pub fn train<T: LabelledTokens>(
             tokens += batch.rows * batch.seq_len;
             let ctx =
                 ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) };
-            let Some((loss, _)) = masked_lm_loss(model, &batch, ctx)? else { continue };
-            let value = loss.to_scalar::<f32>()? as f64;
+            let Some((value, step_grads)) = loss_and_gradients(model, &batch, ctx, optimizer.params(), job.checkpointing)? else {
+                continue;
+            };
             if !value.is_finite() {
                 state.status = RunStatus::Failed;
                 let e = TrainError::NonFinite { step: step + 1, loss: value };
@@ -175,12 +180,6 @@ pub fn train<T: LabelledTokens>(
             }
             loss_sum += value;
             micro_count += 1;
-            let grads = loss.backward()?;
-            let step_grads: Vec<Tensor> = optimizer
-                .params()
-                .iter()
-                .map(|(_, v)| grads.get(v.as_tensor()).cloned().map(Ok).unwrap_or_else(|| v.as_tensor().zeros_like()))
-                .collect::<Result<_, candle_core::Error>>()?;
             accumulated = Some(match accumulated {
                 None => step_grads,
                 Some(acc) => acc.iter().zip(&step_grads).map(|(a, g)| a + g).collect::<Result<_, candle_core::Error>>()?,

@@ -6,7 +6,8 @@ use crate::app::frame::status_bar::bytes_text;
 use crate::app::task::Task;
 use crate::engine::device::{default_dtype, dtype_name, find_device, list_devices, DeviceInfo, DeviceRequest};
 use crate::engine::model::ModelConfig;
-use crate::engine::train::memory_plan::{fit_in, lora_parameters, plan_training_memory, Fit, KernelKind};
+use crate::engine::train::memory_fit::{check_training_memory, Checkpointing};
+use crate::engine::train::memory_plan::{lora_parameters, KernelKind};
 use crate::engine::train::TrainConfig;
 use candle_core::{DType, Device};
 use eframe::egui;
@@ -28,6 +29,8 @@ pub struct TrainSettings<'a> {
     pub origin: &'a str,
     /// The project's working dtype, if it names one (else the device's default).
     pub dtype: Option<DType>,
+    /// The project's gradient checkpointing choice (auto without a project).
+    pub checkpointing: Checkpointing,
 }
 
 /// The devices with their memory as last measured by this page (refreshed after each model
@@ -65,48 +68,6 @@ fn training_dtype(request: DeviceRequest, project: Option<DType>) -> DType {
     })
 }
 
-/// One way to make the run fit: what to do, and the `[train]` settings that do it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Advice {
-    /// "lower the micro-batch from 4 to 2 and raise grad_accum from 4 to 8 to keep the effective
-    /// batch of 16".
-    pub text: String,
-    /// The `dtm.toml` keys and values ("train.batch", 2), empty when there is nothing to set.
-    pub changes: Vec<(&'static str, i64)>,
-}
-
-/// The ways to make the run fit, each on its own.
-pub fn advice(train: &TrainConfig, fit: &Fit) -> Vec<Advice> {
-    if fit.nothing_fits {
-        let text = "Even one sequence of 64 tokens does not fit: the weights alone are too big for this device. Choose a device with more memory, a smaller model, or a lower-precision dtype.";
-        return vec![Advice { text: text.into(), changes: Vec::new() }];
-    }
-    let mut out = Vec::new();
-    if let Some(b) = fit.batch.filter(|b| *b < train.micro_batch) {
-        let effective = train.micro_batch * train.grad_accum;
-        let mut changes = vec![("train.batch", b as i64)];
-        let keep = if effective % b == 0 {
-            changes.push(("train.grad_accum", (effective / b) as i64));
-            format!(" and raise grad_accum from {} to {} to keep the effective batch of {effective}", train.grad_accum, effective / b)
-        } else {
-            String::new()
-        };
-        out.push(Advice { text: format!("lower the micro-batch from {} to {b}{keep}", train.micro_batch), changes });
-    }
-    if let Some(l) = fit.max_len.filter(|l| *l < train.max_len) {
-        let text = format!("lower max_len from {} to {l} (longer examples are truncated)", train.max_len);
-        out.push(Advice { text, changes: vec![("train.max_len", l as i64)] });
-    }
-    if out.is_empty() {
-        let text = format!(
-            "even micro-batch 1 at max_len {} or max_len 64 at micro-batch {} does not fit: lower both",
-            train.max_len, train.micro_batch
-        );
-        out.push(Advice { text, changes: Vec::new() });
-    }
-    out
-}
-
 /// Draws the estimate for `config` on the device `request` names. With `can_apply` (a project
 /// is open) each suggestion has an Apply button; returns the settings of the one pressed.
 pub fn memory_ui(
@@ -117,26 +78,33 @@ pub fn memory_ui(
     config: &ModelConfig,
     train: &TrainSettings<'_>,
     can_apply: bool,
-) -> Option<Vec<(&'static str, i64)>> {
+) -> Option<Vec<(&'static str, toml_edit::Value)>> {
     devices.poll();
     let list = devices.measured.as_deref().unwrap_or(window_devices);
     let device = find_device(list, request);
     let kind = device.map(|d| d.request).unwrap_or(request);
-    let kernels = if kind == DeviceRequest::Cpu { KernelKind::FusedCpu } else { KernelKind::Composed };
     let dtype = training_dtype(kind, train.dtype);
+    let kernels = KernelKind::for_run(kind == DeviceRequest::Cpu, dtype);
     let t = train.config;
-    let plan = plan_training_memory(config, t, dtype, kernels);
+    let name = device.map(|d| d.name.clone()).unwrap_or_else(|| request.to_string());
+    let free = device.and_then(|d| d.free_bytes);
+    let check = check_training_memory(config, t, dtype, kernels, train.checkpointing, free, &name);
+    let (plan, checkpointing) = match &check {
+        Ok(c) => (c.plan, c.checkpointing),
+        Err(e) => (e.plan, train.checkpointing != Checkpointing::Off),
+    };
     ui.label(format!(
-        "With {}: micro-batch {} × max_len {}, LoRA r{} on {}, {} weights{}.",
+        "With {}: micro-batch {} × max_len {}, LoRA r{} on {}, {} weights{}{}.",
         train.origin,
         t.micro_batch,
         t.max_len,
         t.lora.rank,
         t.lora.targets.join(", "),
         dtype_name(dtype),
+        if checkpointing { ", gradient checkpointing" } else { "" },
         if kernels == KernelKind::Composed { " (on GPUs a rough guide: calibrated on the CPU)" } else { "" }
     ));
-    let notes = part_notes(config, t, dtype);
+    let notes = part_notes(config, t, dtype, checkpointing);
     egui::Grid::new("memory-plan").num_columns(3).spacing([16.0, 2.0]).striped(true).show(ui, |ui| {
         for ((name, bytes), note) in plan.parts().into_iter().zip(notes) {
             ui.label(name);
@@ -149,8 +117,7 @@ pub fn memory_ui(
         ui.end_row();
     });
     ui.add_space(4.0);
-    let name = device.map(|d| d.name.clone()).unwrap_or_else(|| request.to_string());
-    let Some(free) = device.and_then(|d| d.free_bytes) else {
+    let Some(free) = free else {
         let why =
             if device.is_none() { "is not in the device list (still listing, or not found)" } else { "does not report its free memory" };
         ui.label(format!("{name} {why}: the estimate cannot be compared."));
@@ -183,10 +150,18 @@ pub fn memory_ui(
             format!("Fits, but tightly: {} to spare, and the estimate is within a few percent.", bytes_text(free - need)),
         );
     } else if fits {
-        ui.label(format!("Fits, with {} to spare.", bytes_text(free - need)));
-    } else {
-        ui.colored_label(ui.visuals().error_fg_color, format!("Does not fit: {} more than is free.", bytes_text(need - free)));
-        let lines = advice(t, &fit_in(config, t, dtype, kernels, free));
+        let how = if checkpointing && train.checkpointing == Checkpointing::Auto {
+            " with gradient checkpointing (chosen because it does not fit without)"
+        } else {
+            ""
+        };
+        ui.label(format!("Fits{how}, with {} to spare.", bytes_text(free - need)));
+    } else if let Err(refused) = check {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("Does not fit: {} more than is free. A run with these settings is refused before loading.", bytes_text(need - free)),
+        );
+        let lines = refused.advice;
         if lines.len() > 1 {
             ui.label("To fit, either:");
         }
@@ -210,7 +185,7 @@ fn millions(n: u64) -> String {
 }
 
 /// What each part of [`crate::engine::train::memory_plan::MemoryPlan::parts`] is, in its order.
-fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType) -> [String; 7] {
+fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType, checkpointing: bool) -> [String; 7] {
     let adapters = lora_parameters(config, &t.lora);
     let tokens = format!("{} × {}", t.micro_batch, t.max_len);
     [
@@ -218,7 +193,11 @@ fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType) -> [String; 7
         "row-major copies for the backward pass".into(),
         format!("{} parameters: values + gradients, f32", millions(adapters)),
         "two moments per adapter parameter, f32".into(),
-        format!("{tokens} tokens; attention grows with max_len squared"),
+        if checkpointing {
+            format!("{tokens} tokens: every layer's input and one layer's activations (checkpointing)")
+        } else {
+            format!("{tokens} tokens; attention grows with max_len squared")
+        },
         format!("{tokens} × {} vocabulary, f32", config.vocab_size),
         "program, tokenizer, allocator".into(),
     ]
@@ -240,21 +219,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn advice_names_the_values_that_fit() {
-        let t = TrainConfig::paper();
-        let lines = advice(&t, &Fit { batch: Some(1), max_len: Some(512), nothing_fits: false });
-        assert_eq!(lines[0].text, "lower the micro-batch from 4 to 1 and raise grad_accum from 4 to 16 to keep the effective batch of 16");
-        assert_eq!(lines[0].changes, vec![("train.batch", 1), ("train.grad_accum", 16)]);
-        assert_eq!(lines[1].text, "lower max_len from 1024 to 512 (longer examples are truncated)");
-        assert_eq!(lines[1].changes, vec![("train.max_len", 512)]);
-        // A micro-batch that does not divide the effective batch leaves grad_accum alone.
-        let three = advice(&t, &Fit { batch: Some(3), max_len: Some(1024), nothing_fits: false });
-        assert_eq!((three.len(), three[0].text.as_str()), (1, "lower the micro-batch from 4 to 3"));
-        let only_len = advice(&t, &Fit { batch: None, max_len: Some(256), nothing_fits: false });
-        assert_eq!(only_len.len(), 1);
-        assert_eq!(only_len[0].text, "lower max_len from 1024 to 256 (longer examples are truncated)");
-        let none = advice(&t, &Fit { batch: None, max_len: None, nothing_fits: true });
-        assert!(none[0].text.contains("too big for this device") && none[0].changes.is_empty(), "{none:?}");
+    fn training_runs_in_f32_on_the_cpu_and_bf16_on_gpus() {
         assert_eq!(training_dtype(DeviceRequest::Cpu, None), DType::F32);
         assert_eq!(training_dtype(DeviceRequest::Cuda(0), None), DType::BF16);
         assert_eq!(training_dtype(DeviceRequest::Cpu, Some(DType::BF16)), DType::BF16);

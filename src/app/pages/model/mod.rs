@@ -210,8 +210,15 @@ impl ModelPage {
         let paper = TrainConfig::paper();
         let project = cx.workspace.project().cloned();
         let train = match &project {
-            Some(p) => TrainSettings { config: &p.train, origin: "the project's [train] settings", dtype: p.dtype },
-            None => TrainSettings { config: &paper, origin: "the paper preset (no project open)", dtype: None },
+            Some(p) => {
+                TrainSettings { config: &p.train, origin: "the project's [train] settings", dtype: p.dtype, checkpointing: p.checkpointing }
+            }
+            None => TrainSettings {
+                config: &paper,
+                origin: "the paper preset (no project open)",
+                dtype: None,
+                checkpointing: Default::default(),
+            },
         };
         let (devices, window_devices, device) = (&mut self.devices, cx.devices, cx.device);
         let mut apply = None;
@@ -235,7 +242,7 @@ impl ModelPage {
         }
         if let Some(changes) = apply {
             self.wrote = true;
-            cx.workspace.set(changes.into_iter().map(|(key, value)| (key.to_string(), value.into())).collect(), &ctx);
+            cx.workspace.set(changes.into_iter().map(|(key, value)| (key.to_string(), value)).collect(), &ctx);
         }
         section(ui, "Try it");
         self.try_it.ui(ui, Some(&view.model), cx.activity);
