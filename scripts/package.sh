@@ -67,7 +67,22 @@ if [ "$cuda" = 1 ]; then
     || { echo "error: the CUDA build failed (see above); the CPU packages are unaffected" >&2; exit 1; }
   echo "release build (CUDA): $(( $(date +%s) - start )) s"
   make_deb "$cuda_dir" cuda
-  scripts/package/check-package.sh "$out/dtm-studio-cuda_${version}_${arch}.deb"
+  # The CUDA binary loads the NVIDIA driver library (libcuda.so.1) and the toolkit's libraries at
+  # start-up. On a machine without them its `--version` is checked against the build's own:
+  # the link-time stub of the driver and the toolkit's libraries the build linked against.
+  check=(scripts/package/check-package.sh)
+  if ldd "$cuda_dir/release/dtm-studio" | grep -q "not found"; then
+    libs=$(mktemp -d)
+    link=${DTM_CUDA_HOME:-$HOME/.cache/dtm-cuda}/link
+    [ -f "$link/libcuda.so" ] && ln -s "$link/libcuda.so" "$libs/libcuda.so.1"
+    for l in "$link"/lib*.so; do
+      real=$(readlink -f "$l")
+      [ "$real" = "$(readlink -f "$link/libcuda.so")" ] || ln -sf "$real" "$libs/$(basename "$real")"
+    done
+    echo "no NVIDIA driver here: checking the CUDA binary with the build's link-time libraries ($libs)"
+    check=(env "LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "${check[@]}")
+  fi
+  "${check[@]}" "$out/dtm-studio-cuda_${version}_${arch}.deb"
 fi
 
 echo "== packages in $out"

@@ -12,6 +12,7 @@ mod fisher;
 mod inspect;
 mod merge;
 pub mod open;
+mod plan;
 mod portion;
 mod progress;
 mod project;
@@ -55,6 +56,9 @@ pub enum Command {
     Slurm(project::SlurmArgs),
     /// Describe a model: architecture, parameters, dtype, vocabulary, context, chat template.
     Inspect(inspect::InspectArgs),
+    /// The memory a training run needs, before loading anything: part by part, with and without
+    /// gradient checkpointing, against the device's free memory, and what to change when it does not fit.
+    Plan(plan::PlanArgs),
     /// Train a LoRA adapter on instruction data (Ctrl-C checkpoints; run again to resume).
     Train(train::TrainArgs),
     /// Answer one prompt through the model's chat template, streaming the reply.
@@ -107,7 +111,7 @@ impl RuntimeArgs {
 
 /// The headless commands this binary offers, for the no-display message.
 pub const HEADLESS_COMMANDS: &str =
-    "demo, init, run, status, set, slurm, inspect, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
+    "demo, init, run, status, set, slurm, inspect, plan, chat, train, bench, eval, compare, diagnose, merge, fisher, data, embed, cluster, report";
 
 /// Runs one subcommand. Settings named in engine messages are spelled as this command line's
 /// flags.
@@ -125,6 +129,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Set(args) => project::set(args),
         Command::Slurm(args) => project::slurm(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Train(args) => train::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Bench(args) => bench::run(args),

@@ -69,6 +69,7 @@ vanilla = true           # also train on all the data: the baseline DTM is compa
 # max_steps = 100        # any preset value can be overridden: lora_r, lora_alpha, lora_dropout,
 #                        # targets, lr, schedule, warmup, epochs, batch, grad_accum, max_len, seed,
 #                        # eval_every, save_every
+# checkpointing = "auto" # gradient checkpointing: auto (when the memory plan needs it), on, off
 
 [[merge]]
 name = "average"

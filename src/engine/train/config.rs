@@ -164,7 +164,14 @@ pub struct TrainOverrides {
 impl TrainConfig {
     /// The preset `name` with `overrides` applied and checked; the error says what is wrong.
     pub fn from_preset(name: &str, overrides: &TrainOverrides) -> Result<Self, String> {
-        let mut c = Self::preset(name).ok_or_else(|| format!("unknown preset '{name}': use paper or quick"))?;
+        let c = Self::preset(name).ok_or_else(|| format!("unknown preset '{name}': use paper or quick"))?.with_overrides(overrides);
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// These settings with `overrides` applied (unchecked: call [`Self::validate`]).
+    pub fn with_overrides(self, overrides: &TrainOverrides) -> Self {
+        let mut c = self;
         let o = overrides.clone();
         c.lora.rank = o.lora_r.unwrap_or(c.lora.rank);
         c.lora.alpha = o.lora_alpha.unwrap_or(c.lora.alpha);
@@ -182,8 +189,7 @@ impl TrainConfig {
         c.seed = o.seed.unwrap_or(c.seed);
         c.eval_every = o.eval_every.unwrap_or(c.eval_every);
         c.save_every = o.save_every.unwrap_or(c.save_every);
-        c.validate()?;
-        Ok(c)
+        c
     }
 }
 
