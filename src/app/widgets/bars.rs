@@ -74,6 +74,9 @@ pub fn grouped_bars_ui(ui: &mut egui::Ui, chart: &GroupedBars<'_>) -> usize {
         charts.push(BarChart::new(s.label.clone(), bars).color(s.colour).element_formatter(formatter));
     }
     let count = groups.len();
+    // The axis drops a label wider than its group's slot: long names break at their separators.
+    let slot = (ui.available_width() - 60.0) / count.max(1) as f32;
+    let groups: Vec<String> = groups.iter().map(|g| axis_label(g, slot)).collect();
     Plot::new(chart.id)
         .height(chart.height)
         .allow_drag(false)
@@ -109,6 +112,18 @@ pub fn grouped_bars_ui(ui: &mut egui::Ui, chart: &GroupedBars<'_>) -> usize {
     drawn
 }
 
+/// Approximate width of one character of the axis font, in points.
+const AXIS_CHAR_WIDTH: f32 = 6.5;
+
+/// `name` as an axis label in a slot `slot` points wide: unchanged when it fits, else broken into
+/// lines at its underscores, spaces and hyphens ("bias_opening" -> "bias\nopening").
+fn axis_label(name: &str, slot: f32) -> String {
+    if name.chars().count() as f32 * AXIS_CHAR_WIDTH < slot {
+        return name.to_string();
+    }
+    name.split(['_', ' ', '-']).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
 /// Draws a row of coloured swatches with their labels (the legend of the charts below it).
 pub fn legend_ui(ui: &mut egui::Ui, entries: &[(String, Color32)]) {
     ui.horizontal_wrapped(|ui| {
@@ -132,6 +147,14 @@ mod tests {
         assert!((xs[3].0 + xs[3].1 / 2.0 - (2.0 + GROUP_WIDTH / 2.0)).abs() < 1e-9, "{xs:?}");
         assert!(xs.windows(2).all(|w| (w[1].0 - w[0].0 - w[0].1).abs() < 1e-9), "touching, not overlapping: {xs:?}");
         assert_eq!(bar_position(1, 0, 1), (1.0, GROUP_WIDTH));
+    }
+
+    #[test]
+    fn long_axis_labels_break_at_their_separators() {
+        assert_eq!(axis_label("bias_opening", 200.0), "bias_opening");
+        assert_eq!(axis_label("bias_opening", 60.0), "bias\nopening");
+        assert_eq!(axis_label("truthfulqa mc1", 40.0), "truthfulqa\nmc1");
+        assert_eq!(axis_label("knowledge", 40.0), "knowledge");
     }
 
     #[test]

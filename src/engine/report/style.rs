@@ -72,6 +72,12 @@ pub fn portion_rgb(p: usize) -> [u8; 3] {
     [c.0, c.1, c.2]
 }
 
+/// The colour `vanilla` gets in the report's charts (the first after the base), as RGB bytes.
+pub fn vanilla_rgb() -> [u8; 3] {
+    let c = nth_colour(0);
+    [c.0, c.1, c.2]
+}
+
 /// One colour per label: the base grey, every other label the next palette colour in the order
 /// first seen (models, then runs, then portions as `sub-<p>`), so `sub-2`'s bar, loss curve and
 /// portion share a colour.

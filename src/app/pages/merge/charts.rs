@@ -5,6 +5,7 @@
 use super::live::{LiveScores, TriedPoint};
 use crate::app::pages::disperse::map_data::portion_colors;
 use crate::engine::merge::preview::ReferenceScores;
+use crate::engine::report::style::vanilla_rgb;
 use eframe::egui::{self, Color32};
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, Points};
 
@@ -45,7 +46,10 @@ fn series_color(label: &str, k: usize, dark: bool) -> Color32 {
             }
         }
         "base" => Color32::from_gray(140),
-        "vanilla" => Color32::from_rgb(200, 60, 60),
+        "vanilla" => {
+            let [r, g, b] = vanilla_rgb();
+            Color32::from_rgb(r, g, b)
+        }
         sub => {
             let i: usize = sub.trim_start_matches("sub-").parse().unwrap_or(0);
             portion_colors(k).get(i).copied().unwrap_or(Color32::GRAY).gamma_multiply(0.75)
