@@ -51,3 +51,4 @@ mod smollm2;
 mod stage_contract;
 mod train_checkpointing;
 mod train_lora;
+mod train_precision;
