@@ -35,6 +35,7 @@ mod eval_cli;
 mod eval_smollm2;
 mod generation_batch;
 mod gguf_loading;
+mod gguf_sentencepiece;
 mod gradients;
 mod merge_bad_input;
 mod merge_fisher;

@@ -19,6 +19,7 @@ pub mod lora_linear;
 pub mod rms_norm;
 pub mod rope;
 pub mod safetensors_file;
+pub mod sentencepiece;
 pub mod source;
 pub mod swiglu;
 pub mod tokenizer;

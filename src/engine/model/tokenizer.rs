@@ -94,19 +94,15 @@ impl TextTokenizer {
     /// pre-tokenizer follows `tokenizer.ggml.pre` as llama.cpp does (e.g. `smollm` splits digits).
     pub fn from_gguf(content: &Content, path: &Path, config_eos: &[u32]) -> Result<Self> {
         let bad = |detail: String| ModelError::Tokenizer { path: path.to_path_buf(), detail };
-        let mut inner =
-            Tokenizer::from_gguf(content).map_err(|e| bad(format!("cannot rebuild the tokenizer from the GGUF metadata: {e}")))?;
         let meta_str = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
-        let pre = meta_str("tokenizer.ggml.pre").unwrap_or_else(|| "gpt2".into());
-        match pre.as_str() {
-            "qwen2" | "llama3" | "llama-bpe" | "smaug-bpe" | "lfm2" => {}
-            "smollm" | "starcoder" | "refact" => {
-                inner.with_pre_tokenizer(Some(Sequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()])));
-            }
-            _ => {
-                inner.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
-            }
-        }
+        let kind = meta_str("tokenizer.ggml.model").unwrap_or_default();
+        let inner = if kind == "llama" {
+            super::sentencepiece::sentencepiece_from_gguf(content)
+                .map_err(|e| bad(format!("cannot rebuild the SentencePiece tokenizer from the GGUF metadata: {e}")))?
+        } else {
+            Self::byte_level_from_gguf(content, meta_str("tokenizer.ggml.pre").as_deref())
+                .map_err(|e| bad(format!("cannot rebuild the tokenizer from the GGUF metadata: {e}")))?
+        };
         let token_at = |key: &str| -> Option<String> {
             let id = content.metadata.get(key)?.to_u32().ok()?;
             inner.id_to_token(id)
@@ -121,6 +117,22 @@ impl TextTokenizer {
         };
         tok.finish_stop_ids();
         Ok(tok)
+    }
+
+    /// A byte-level BPE tokenizer (`tokenizer.ggml.model = gpt2`) with the pre-tokenizer its
+    /// `tokenizer.ggml.pre` names.
+    fn byte_level_from_gguf(content: &Content, pre: Option<&str>) -> candle_core::Result<Tokenizer> {
+        let mut inner = Tokenizer::from_gguf(content)?;
+        match pre.unwrap_or("gpt2") {
+            "qwen2" | "llama3" | "llama-bpe" | "smaug-bpe" | "lfm2" => {}
+            "smollm" | "starcoder" | "refact" => {
+                inner.with_pre_tokenizer(Some(Sequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()])));
+            }
+            _ => {
+                inner.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+            }
+        }
+        Ok(inner)
     }
 
     /// Adds the template's end-of-turn tokens (`<|im_end|>`, `<|eot_id|>`, ...) to the stop ids.
