@@ -38,6 +38,9 @@ pub enum BenchWhat {
     Kmeans(super::cluster::KMeansBenchArgs),
     /// Process memory (RSS) before, during and after a short training stage, in MB.
     Memory(MemoryArgs),
+    /// Numeric parity of a device against the CPU (f32): logits, per-row log-likelihoods and one
+    /// training step's loss and LoRA gradients on the same batch and adapters.
+    Parity(ParityArgs),
     /// The window's frame time (UI-thread CPU ms) on the Disperse page with N points on the map,
     /// or on the Train page with loss curves (`--page train`).
     Gui(GuiArgs),
@@ -229,6 +232,36 @@ fn memory(args: MemoryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Arguments of `bench parity`.
+#[derive(Debug, Args)]
+pub struct ParityArgs {
+    /// Model to check (default: SmolLM2-135M-Instruct from the local models folder).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Sequences in the batch.
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    /// The training step with gradient checkpointing.
+    #[arg(long)]
+    pub checkpointing: bool,
+    /// The device to check against the CPU (`--device cpu` is the check's own dry run), and its
+    /// dtype (default f32, the tight check; bf16 shows the half-precision drift).
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+fn parity(args: ParityArgs) -> anyhow::Result<()> {
+    let model = default_model(&args.model)?;
+    let device = crate::engine::device::open_device(args.runtime.device)?;
+    let dtype = args.runtime.dtype.map(|d| d.0).unwrap_or(candle_core::DType::F32);
+    let fig = crate::engine::parity::device_parity(&model, &device, dtype, args.batch, args.seq, args.checkpointing)?;
+    println!("{}", serde_json::to_string(&fig)?);
+    Ok(())
+}
+
 /// A fresh folder under the system's temporary folder.
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("dtm-bench-memory-{}", std::process::id()));
@@ -275,6 +308,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Embed(a) => super::embed::bench(a)?,
         BenchWhat::Kmeans(a) => super::cluster::bench(a)?,
         BenchWhat::Memory(a) => memory(a)?,
+        BenchWhat::Parity(a) => parity(a)?,
         BenchWhat::Preview(a) => preview(a)?,
         BenchWhat::Gui(a) => gui(a)?,
         BenchWhat::Forward(s) => {

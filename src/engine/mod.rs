@@ -15,6 +15,7 @@ pub mod known_models;
 pub mod memory;
 pub mod merge;
 pub mod model;
+pub mod parity;
 pub mod pipeline;
 pub mod report;
 pub mod train;

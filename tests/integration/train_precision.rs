@@ -69,3 +69,17 @@ fn bf16_training_follows_the_f32_loss_curve() {
     eprintln!("largest step-loss difference {:.3}%, validation loss f32 {f32_val:.4} bf16 {bf16_val:.4}", worst * 100.0);
     assert!((f32_val - bf16_val).abs() <= 0.015 * f32_val, "validation loss: f32 {f32_val}, bf16 {bf16_val}");
 }
+
+#[test]
+fn the_parity_check_is_exact_against_itself_and_measures_bf16_drift() {
+    use dtm_studio::engine::parity::device_parity;
+    let model = fixture("tiny-llama").to_string_lossy().into_owned();
+    let same = device_parity(&model, &Device::Cpu, DType::F32, 2, 16, false).unwrap();
+    assert_eq!((same.logits_max_abs, same.loglik_max_abs, same.grad_max_rel), (0.0, 0.0, 0.0), "{same:?}");
+    assert_eq!(same.loss_cpu, same.loss_device);
+    let half = device_parity(&model, &Device::Cpu, DType::BF16, 2, 16, true).unwrap();
+    eprintln!("bf16 against f32: {half:?}");
+    assert!(half.logits_max_rel > 0.0 && half.logits_max_rel < 0.05, "{half:?}");
+    assert!((half.loss_cpu - half.loss_device).abs() < 0.02 * half.loss_cpu, "{half:?}");
+    assert!(half.grad_max_rel < 0.15, "{half:?}");
+}
