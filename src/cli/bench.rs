@@ -225,6 +225,7 @@ fn memory(args: MemoryArgs) -> anyhow::Result<()> {
         out_dir: out.join("run"),
         config,
         checkpointing: Default::default(),
+        memory_check: true,
     };
     let fig = training_memory(&req);
     let _ = std::fs::remove_dir_all(&out);

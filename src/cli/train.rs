@@ -79,6 +79,9 @@ pub struct TrainArgs {
     /// on or off. Recomputes each layer in the backward pass: far less memory, more compute.
     #[arg(long, default_value = "auto", value_parser = parse_checkpointing)]
     pub checkpointing: Checkpointing,
+    /// Train even when the memory plan says the run does not fit (a warning instead of a refusal).
+    #[arg(long)]
+    pub no_memory_check: bool,
     /// Fraction of rows held out for validation.
     #[arg(long, default_value_t = 0.05)]
     pub val_fraction: f64,
@@ -130,6 +133,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         config,
         checkpointing: args.checkpointing,
+        memory_check: !args.no_memory_check,
     };
     let state = match with_progress(|events, cancel| run_sft(&request, events, cancel)) {
         Ok(state) => state,

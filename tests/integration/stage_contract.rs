@@ -69,6 +69,7 @@ fn sft(dir: &Path, data: &Path, run: &str, max_steps: u64) -> SftRequest {
             ..TrainConfig::quick()
         },
         checkpointing: Default::default(),
+        memory_check: true,
     }
 }
 

@@ -117,8 +117,8 @@ fn a_run_that_cannot_fit_is_refused_before_the_model_loads() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data.json");
     std::fs::write(&data, r#"[{"instruction": "count", "input": "", "output": "one two three"}]"#).unwrap();
-    // 4,096 sequences of 32,768 tokens: the attention alone would need petabytes.
-    let config = TrainConfig { micro_batch: 4096, max_len: 32768, ..TrainConfig::quick() };
+    // A million sequences of the model's whole context (128 tokens): terabytes of logits alone.
+    let config = TrainConfig { micro_batch: 1_000_000, max_len: 128, ..TrainConfig::quick() };
     let req = SftRequest {
         run: "huge".into(),
         model: fixture("tiny-llama").to_string_lossy().into_owned(),
@@ -126,19 +126,20 @@ fn a_run_that_cannot_fit_is_refused_before_the_model_loads() {
         data,
         data_options: LoadDataOptions::default(),
         rows: None,
-        prompt: PromptOptions { template: PromptTemplate::Chat, max_len: 32768, ..Default::default() },
+        prompt: PromptOptions { template: PromptTemplate::Chat, max_len: 128, ..Default::default() },
         val_fraction: 0.0,
         val_max: 0,
         out_dir: dir.path().join("run"),
         config,
         checkpointing: Checkpointing::Auto,
+        memory_check: true,
     };
     let (sink, rx) = EventSink::channel();
     let err = run_sft(&req, &sink, &CancelToken::new()).unwrap_err();
     drop(sink);
     let TrainError::Memory(refused) = &err else { panic!("expected a memory refusal, got {err}") };
     let text = err.to_string();
-    assert!(text.contains("nothing was loaded") && text.contains("lower the micro-batch from 4096"), "{text}");
+    assert!(text.contains("refused before loading anything") && text.contains("lower the micro-batch from 1000000"), "{text}");
     assert!(refused.plan.total() > refused.free);
     let loaded = rx.try_iter().any(|e| matches!(&e, Event::StageStarted { stage, .. } if stage == "load model"));
     assert!(!loaded, "the model must not load for a run that cannot fit");

@@ -212,11 +212,15 @@ pub struct DeviceSection {
     /// device. Replaces `device`.
     #[serde(default)]
     pub devices: Vec<String>,
+    /// Refuse a training run whose memory plan does not fit the device's free memory (default
+    /// true). Off, the run is only warned about: for a device whose estimate is too cautious.
+    #[serde(default)]
+    pub memory_check: Option<bool>,
 }
 
 impl Default for DeviceSection {
     fn default() -> Self {
-        Self { device: auto(), devices: Vec::new() }
+        Self { device: auto(), devices: Vec::new(), memory_check: None }
     }
 }
 

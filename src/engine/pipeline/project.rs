@@ -84,6 +84,8 @@ pub struct Project {
     pub evals: Vec<EvalPlan>,
     /// The devices stages run on, one stage per device at a time (at least one).
     pub devices: Vec<DeviceRequest>,
+    /// Whether a training run that does not fit the memory plan is refused (else warned about).
+    pub memory_check: bool,
 }
 
 /// Where a key is in the file, for messages.
@@ -265,6 +267,7 @@ impl Project {
             merges,
             evals,
             devices,
+            memory_check: raw.device.memory_check.unwrap_or(true),
             raw,
         })
     }

@@ -142,6 +142,7 @@ pub fn run_stage_of(
                 out_dir: paths::run(dir, run),
                 config: project.train.clone(),
                 checkpointing: project.checkpointing,
+                memory_check: project.memory_check,
             };
             let state = run_sft(&req, sink, cancel).map_err(stage_error)?;
             let last = state.evals.last();

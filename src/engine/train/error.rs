@@ -21,7 +21,7 @@ pub enum TrainError {
         loss: f64,
     },
     /// The run would not fit in the device's memory; refused before loading anything.
-    #[error("{0}")]
+    #[error("refused before loading anything: {0}. (To go ahead anyway: `[device] memory_check = false` in dtm.toml, or `train --no-memory-check`.)")]
     Memory(Box<super::memory_fit::NotEnoughMemory>),
     /// A checkpoint could not be written or read.
     #[error("{}: checkpoint: {detail}", path.display())]

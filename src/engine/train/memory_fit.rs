@@ -74,7 +74,7 @@ impl std::fmt::Display for NotEnoughMemory {
         let parts: Vec<String> = self.plan.parts().iter().filter(|(_, b)| *b > 0).map(|(n, b)| format!("{n} {}", bytes(*b))).collect();
         write!(
             f,
-            "training needs about {} ({}) but {} has {} free; nothing was loaded. To fit, ",
+            "training needs about {} ({}) but {} has {} free. To fit, ",
             bytes(self.plan.total()),
             parts.join(", "),
             self.device,
@@ -100,7 +100,8 @@ pub fn bytes(n: u64) -> String {
 
 /// Decides how a run goes on a device with `free` bytes (`None`: the device does not say, and
 /// the run goes as chosen). `Auto` turns checkpointing on only when the run fits with it and not
-/// without; a run that fits neither way is refused with the ways that would fit.
+/// without; a run that fits neither way is refused with the ways that would fit. A `max_len`
+/// past the model's context counts as the context (examples are cut there).
 pub fn check_training_memory(
     model: &ModelConfig,
     train: &TrainConfig,
@@ -110,6 +111,8 @@ pub fn check_training_memory(
     free: Option<u64>,
     device: &str,
 ) -> Result<MemoryCheck, NotEnoughMemory> {
+    let clamped = TrainConfig { max_len: train.max_len.min(model.max_position_embeddings.max(1)), ..train.clone() };
+    let train = &clamped;
     let plan = |checkpointing| plan_training_memory(model, train, dtype, kernels, checkpointing);
     let Some(free) = free else {
         let on = choice == Checkpointing::On;
@@ -216,7 +219,7 @@ mod tests {
         let refused = check(Checkpointing::Off, with).unwrap_err();
         assert_eq!(changes(&refused.advice[0]), vec![("train.checkpointing", "\"on\"".into())]);
         let text = refused.to_string();
-        assert!(text.contains("nothing was loaded") && text.contains("cpu has") && text.contains("either"), "{text}");
+        assert!(text.contains("but cpu has") && text.contains("To fit, either"), "{text}");
         // Too little for either: refused with batch and length advice at checkpointing's figures.
         let small = check(Checkpointing::Auto, with - 1).unwrap_err();
         assert_eq!(small.plan.total(), with);

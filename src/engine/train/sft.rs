@@ -46,6 +46,9 @@ pub struct SftRequest {
     pub config: TrainConfig,
     /// Gradient checkpointing: on, off, or as the memory plan needs.
     pub checkpointing: Checkpointing,
+    /// Refuse the run, before loading, when the memory plan says it does not fit (else warn and
+    /// go ahead, for a device whose estimate is too cautious).
+    pub memory_check: bool,
 }
 
 /// The training stage: loads the data and the base model, reports the data and tokenisation
@@ -109,11 +112,18 @@ fn plan_memory(req: &SftRequest, scope: &StageScope<'_>) -> Result<MemoryCheck, 
     let dtype = req.load.dtype.unwrap_or_else(|| default_dtype(device));
     let kernels = KernelKind::for_run(device.is_cpu(), dtype);
     let name = describe_device(device);
-    let check = check_training_memory(&config, &req.config, dtype, kernels, req.checkpointing, free_memory(device), &name)
-        .map_err(|e| TrainError::Memory(Box::new(e)))?;
+    let check = match check_training_memory(&config, &req.config, dtype, kernels, req.checkpointing, free_memory(device), &name) {
+        Ok(check) => check,
+        Err(refused) if !req.memory_check => {
+            scope.warn(format!("{}: {refused}. Going ahead anyway: the memory check is off", req.run));
+            let checkpointing = req.checkpointing != Checkpointing::Off;
+            MemoryCheck { plan: refused.plan, checkpointing, free: Some(refused.free) }
+        }
+        Err(refused) => return Err(TrainError::Memory(Box::new(refused))),
+    };
     let free = check
         .free
-        .map(|f| format!(" of {} free on {name}", bytes(f)))
+        .map(|f| format!(", {} free on {name}", bytes(f)))
         .unwrap_or_else(|| format!(" ({name} does not report its free memory)"));
     let how = if check.checkpointing { ", with gradient checkpointing" } else { "" };
     scope.log(format!("{}: memory plan: about {} needed{free}{how}", req.run, bytes(check.plan.total())));
