@@ -54,7 +54,22 @@ fn app_train_queue_stop_and_resume() {
     });
     let run = h.state().activity.running.iter().find_map(|r| r.stage.strip_prefix("train ")).unwrap().to_string();
     assert!(!shows(&h, "No loss yet"), "the chart draws the live points");
-    h.get_by_label(&format!("Stop {run}")).click();
+    // A click can miss when the row's widgets are rebuilt in the frame it lands (the tiny run
+    // trains a step every few milliseconds): press again while the run still offers Stop.
+    for attempt in 0..5 {
+        if shows(&h, "stopped at step") || h.query_by_label(&format!("Stop {run}")).is_none() {
+            break;
+        }
+        if attempt > 0 {
+            eprintln!("Stop {run} pressed again (attempt {})", attempt + 1);
+        }
+        h.get_by_label(&format!("Stop {run}")).click();
+        let pressed = std::time::Instant::now();
+        while pressed.elapsed() < std::time::Duration::from_secs(3) && !shows(&h, "stopped at step") {
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(15));
+        }
+    }
     wait_until(&mut h, "the stopped run's state", 300, |h| shows(h, "stopped at step"));
     let stopped = TrainerState::read(&dir.path().join("train").join(&run)).unwrap().unwrap();
     assert_eq!(stopped.status, RunStatus::Cancelled);

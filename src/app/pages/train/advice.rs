@@ -5,7 +5,9 @@
 pub fn advice(message: &str) -> Option<&'static str> {
     let m = message.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
-    if has(&["nan", "inf", "non-finite", "not finite", "loss became"]) {
+    if has(&["refused before loading anything"]) {
+        Some("The run does not fit in the device's memory: the message says what would (gradient checkpointing, a smaller micro-batch, a shorter max length). The Base model page's memory plan applies it with one click; then press Retry.")
+    } else if has(&["nan", "inf", "non-finite", "not finite", "loss became"]) {
         Some("The loss blew up: lower the learning rate (e.g. divide it by 10), keep the warm-up, and train in f32 rather than f16; then press Retry.")
     } else if has(&["out of memory", "cannot allocate", "allocation", "oom"]) {
         Some("Out of memory: lower the batch (raise grad accum to keep the effective batch), lower max length, or a smaller LoRA rank; then press Retry.")
@@ -34,5 +36,7 @@ mod tests {
             .contains("Retry"));
         assert!(advice("training data: no training examples").unwrap().contains("rows"));
         assert_eq!(advice("the disk is full"), None);
+        let refused = "train sub-0: refused before loading anything: training needs about 12 GiB (activations 9 GiB) but cpu has 4 GiB free. To fit, either turn on gradient checkpointing";
+        assert!(advice(refused).unwrap().contains("memory plan"));
     }
 }
