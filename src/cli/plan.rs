@@ -84,6 +84,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     });
     let kernels = KernelKind::for_run(cpu, dtype);
     let config = read_config(&model)?;
+    // Examples are cut at the model's context, so a longer max_len is planned as the context.
+    let train = TrainConfig { max_len: train.max_len.min(config.max_position_embeddings.max(1)), ..train };
     let name = device.map(|d| d.name.clone()).unwrap_or_else(|| request.to_string());
 
     println!(

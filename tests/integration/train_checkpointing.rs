@@ -144,3 +144,23 @@ fn a_run_that_cannot_fit_is_refused_before_the_model_loads() {
     let loaded = rx.try_iter().any(|e| matches!(&e, Event::StageStarted { stage, .. } if stage == "load model"));
     assert!(!loaded, "the model must not load for a run that cannot fit");
 }
+
+#[test]
+fn plan_prints_the_estimate_and_refuses_what_cannot_fit() {
+    let model = fixture("tiny-llama");
+    let plan = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dtm-studio"))
+            .args(["plan", "--model"])
+            .arg(&model)
+            .args(["--device", "cpu"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (ok, text) = plan(&[]);
+    assert!(ok && text.contains("checkpointing") && text.contains("fits without gradient checkpointing"), "{text}");
+    let (ok, text) = plan(&["--batch", "1000000"]);
+    assert!(!ok, "a run that cannot fit exits with an error: {text}");
+    assert!(text.contains("does not fit") && text.contains("lower the micro-batch from 1000000") && text.contains("train.batch"), "{text}");
+}
