@@ -189,7 +189,14 @@ pub fn rows_ui(ui: &mut egui::Ui, views: &[RunView<'_>], queue: &Queue) -> Optio
                 }
                 RowAction::Retry => ("Train again", "Train this run again from the start with the current settings"),
             };
-            if ui.button(word).accessible_name(format!("{word} {}", v.run)).on_hover_text(tip).clicked() {
+            // An id of its own, so that the button stays the same widget (for AccessKit and screen
+            // readers) while the widgets before it come and go as runs report.
+            let clicked = ui
+                .push_id(("run action", v.run), |ui| {
+                    ui.button(word).accessible_name(format!("{word} {}", v.run)).on_hover_text(tip).clicked()
+                })
+                .inner;
+            if clicked {
                 pressed = Some((v.run.to_string(), action));
             }
             ui.end_row();
