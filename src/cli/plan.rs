@@ -3,10 +3,11 @@
 //! to change when it does not fit. The same decision `train` and `run` make before loading.
 
 use crate::engine::device::{default_dtype, dtype_name, find_device, list_devices, DeviceRequest, WorkDType};
+use crate::engine::memory::bytes_text as bytes;
 use crate::engine::model::read_config;
 use crate::engine::pipeline::Project;
 use crate::engine::train::config::TrainOverrides;
-use crate::engine::train::memory_fit::{bytes, check_training_memory, Checkpointing};
+use crate::engine::train::memory_fit::{check_training_memory, Checkpointing};
 use crate::engine::train::memory_plan::{lora_parameters, plan_training_memory, KernelKind};
 use crate::engine::train::TrainConfig;
 use candle_core::{DType, Device};

@@ -1,4 +1,4 @@
-//! Process-wide allocator tuning for tensor work.
+//! Process memory: allocator tuning for tensor work, and how byte counts are written.
 //!
 //! candle allocates a fresh buffer for every intermediate tensor. With glibc's defaults each
 //! buffer over 32 MB is a new `mmap` and goes back to the kernel when freed, so every training
@@ -37,4 +37,15 @@ pub fn resident_bytes() -> Option<u64> {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Some(pages * u64::try_from(page).ok()?)
+}
+
+/// A byte count as people read memory sizes: "456 MiB", or "1.23 GiB" from 1 GiB up. The
+/// window, the memory plan and its messages all write sizes this way.
+pub fn bytes_text(n: u64) -> String {
+    let mib = n as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.2} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
 }

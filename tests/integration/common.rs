@@ -3,6 +3,7 @@
 
 use candle_core::Device;
 use dtm_studio::engine::model::{load_model, LoadOptions, LoadedModel};
+use dtm_studio::engine::train::batch::TokenSequence;
 use std::path::{Path, PathBuf};
 
 /// `tests/fixtures/NAME`.
@@ -138,4 +139,16 @@ fn common_missing_inputs_fail_under_ci_and_skip_otherwise() {
 fn common_missing_input_panics_under_ci() {
     let dir = tempfile::tempdir().unwrap();
     or_fail(data_file_in("common_panics", dir.path(), "nope.json", true));
+}
+
+/// Counting sequences (s, s+1, s+2, ...) with the loss on all but the first four tokens.
+pub fn counting_data(n: usize, offset: u32) -> Vec<TokenSequence> {
+    (0..n)
+        .map(|i| {
+            let start = 10 + (i as u32 * 7 + offset) % 200;
+            let input_ids: Vec<u32> = (0..12).map(|j| start + j).collect();
+            let labels = input_ids.iter().enumerate().map(|(j, &t)| if j < 4 { -100 } else { t as i64 }).collect();
+            TokenSequence { input_ids, labels }
+        })
+        .collect()
 }

@@ -1,28 +1,16 @@
 //! LoRA training on a tiny model: gradients reach every adapter, merged and unmerged adapters
 //! agree, only adapters change, the loss falls, and a stopped run resumes on the same curve.
 
-use crate::common::{fixture, load_cpu_f32, max_abs_diff};
+use crate::common::{counting_data, fixture, load_cpu_f32, max_abs_diff};
 use candle_core::{Device, Tensor};
 use dtm_studio::engine::job::{CancelToken, Event, EventSink};
 use dtm_studio::engine::model::linear::ForwardCtx;
 use dtm_studio::engine::model::lora::{LoraSet, LoraSpec};
 use dtm_studio::engine::model::{load_model, LoadOptions};
-use dtm_studio::engine::train::batch::{collate, TokenSequence};
+use dtm_studio::engine::train::batch::collate;
 use dtm_studio::engine::train::loss::masked_lm_loss;
 use dtm_studio::engine::train::state::{RunStatus, TrainerState};
 use dtm_studio::engine::train::{train, TrainConfig, TrainError, TrainJob};
-
-/// Counting sequences (s, s+1, s+2, ...) with the loss on all but the first four tokens.
-fn counting_data(n: usize, offset: u32) -> Vec<TokenSequence> {
-    (0..n)
-        .map(|i| {
-            let start = 10 + (i as u32 * 7 + offset) % 200;
-            let input_ids: Vec<u32> = (0..12).map(|j| start + j).collect();
-            let labels = input_ids.iter().enumerate().map(|(j, &t)| if j < 4 { -100 } else { t as i64 }).collect();
-            TokenSequence { input_ids, labels }
-        })
-        .collect()
-}
 
 fn tiny_config() -> TrainConfig {
     TrainConfig {

@@ -1,25 +1,12 @@
 //! Half-precision training: the base in bf16 (adapters, gradients and AdamW state in f32) follows
 //! the f32 loss curve of the same run within bf16's rounding.
 
-use crate::common::fixture;
+use crate::common::{counting_data, fixture};
 use candle_core::{DType, Device};
 use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::model::lora::LoraSpec;
 use dtm_studio::engine::model::{load_model, LoadOptions};
-use dtm_studio::engine::train::batch::TokenSequence;
 use dtm_studio::engine::train::{train, TrainConfig, TrainJob};
-
-/// Counting sequences with the loss on all but the first four tokens.
-fn counting(n: usize, offset: u32) -> Vec<TokenSequence> {
-    (0..n)
-        .map(|i| {
-            let start = 10 + (i as u32 * 7 + offset) % 200;
-            let input_ids: Vec<u32> = (0..12).map(|j| start + j).collect();
-            let labels = input_ids.iter().enumerate().map(|(j, &t)| if j < 4 { -100 } else { t as i64 }).collect();
-            TokenSequence { input_ids, labels }
-        })
-        .collect()
-}
 
 /// The loss per step and the first and last validation losses of 20 steps on the tiny Llama in `dtype`.
 fn run(dtype: DType) -> (Vec<f64>, f64, f64) {
@@ -38,7 +25,7 @@ fn run(dtype: DType) -> (Vec<f64>, f64, f64) {
     };
     let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None };
     let mut model = load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap().model;
-    let (train_set, val_set) = (counting(40, 0), counting(8, 3));
+    let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
     let dir = tempfile::tempdir().unwrap();
     let job = TrainJob {
         run: "t".into(),

@@ -2,6 +2,7 @@
 //! the process's memory.
 
 use crate::app::activity::Activity;
+use crate::engine::memory::bytes_text;
 use eframe::egui;
 use std::time::Duration;
 
@@ -12,16 +13,6 @@ pub fn duration_text(d: Duration) -> String {
         0..=59 => format!("{s} s"),
         60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
         _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// Bytes as "1.7 GB" or "312 MB".
-pub fn bytes_text(bytes: u64) -> String {
-    let mb = bytes as f64 / 1e6;
-    if mb >= 1000.0 {
-        format!("{:.1} GB", mb / 1000.0)
-    } else {
-        format!("{mb:.0} MB")
     }
 }
 

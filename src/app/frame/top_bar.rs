@@ -1,8 +1,8 @@
 //! The top bar: the project's name, open / new / recent, the device picker, theme, zoom and About.
 
-use crate::app::frame::status_bar::bytes_text;
 use crate::app::settings::Settings;
 use crate::engine::device::{DeviceInfo, DeviceRequest};
+use crate::engine::memory::bytes_text;
 use eframe::egui;
 use std::path::PathBuf;
 

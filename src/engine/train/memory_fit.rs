@@ -4,6 +4,7 @@
 
 use super::config::TrainConfig;
 use super::memory_plan::{fit_in, plan_training_memory, Fit, KernelKind, MemoryPlan};
+use crate::engine::memory::bytes_text as bytes;
 use crate::engine::model::ModelConfig;
 use candle_core::DType;
 use serde::{Deserialize, Serialize};
@@ -85,16 +86,6 @@ impl std::fmt::Display for NotEnoughMemory {
             [one] => write!(f, "{one}"),
             many => write!(f, "either {}", many.join("; or ")),
         }
-    }
-}
-
-/// A byte count as "1.23 GiB" / "456 MiB".
-pub fn bytes(n: u64) -> String {
-    let mib = n as f64 / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.2} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.0} MiB")
     }
 }
 

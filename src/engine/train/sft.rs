@@ -4,7 +4,7 @@
 
 use super::config::TrainConfig;
 use super::error::TrainError;
-use super::memory_fit::{bytes, check_training_memory, Checkpointing, MemoryCheck};
+use super::memory_fit::{check_training_memory, Checkpointing, MemoryCheck};
 use super::memory_plan::KernelKind;
 use super::state::TrainerState;
 use super::trainer::{train, TrainJob};
@@ -15,6 +15,7 @@ use crate::engine::data::{load_dataset, LoadDataOptions};
 use crate::engine::device::{default_dtype, describe_device, free_memory};
 use crate::engine::job::StageScope;
 use crate::engine::job::{run_stage, CancelToken, EventSink};
+use crate::engine::memory::bytes_text as bytes;
 use crate::engine::model::{load_model_stage, read_config, LoadOptions, LoadRequest};
 use std::path::PathBuf;
 

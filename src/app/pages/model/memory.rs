@@ -2,9 +2,9 @@
 //! memory of the device work runs on, and what to lower when it does not fit. The estimate is
 //! arithmetic ([`crate::engine::train::memory_plan`]); the device listing runs on a worker.
 
-use crate::app::frame::status_bar::bytes_text;
 use crate::app::task::Task;
 use crate::engine::device::{default_dtype, dtype_name, find_device, list_devices, DeviceInfo, DeviceRequest};
+use crate::engine::memory::bytes_text;
 use crate::engine::model::ModelConfig;
 use crate::engine::train::memory_fit::{check_training_memory, Checkpointing};
 use crate::engine::train::memory_plan::{lora_parameters, KernelKind};
