@@ -94,12 +94,15 @@ pub struct RuntimeArgs {
     /// Working dtype: f32, bf16 or f16 (default: f32 on CPU, bf16 on GPUs).
     #[arg(long)]
     pub dtype: Option<WorkDType>,
+    /// De-quantise a GGUF base to the working dtype instead of keeping its quantized blocks.
+    #[arg(long)]
+    pub dequantize: bool,
 }
 
 impl RuntimeArgs {
     /// The device and dtype, with an optional adapter folded in.
     pub fn options(&self, adapter: Option<PathBuf>) -> anyhow::Result<LoadOptions> {
-        Ok(LoadOptions { device: open_device(self.device)?, dtype: self.dtype.map(|d| d.0), adapter })
+        Ok(LoadOptions { device: open_device(self.device)?, dtype: self.dtype.map(|d| d.0), adapter, keep_quantized: !self.dequantize })
     }
 
     /// Loads `model` (folder, .gguf or cached HF id) with an optional adapter, showing progress.

@@ -18,7 +18,7 @@ pub fn read_json(path: &std::path::Path) -> serde_json::Value {
 
 /// Loads a model on the CPU in f32.
 pub fn load_cpu_f32(path: &std::path::Path) -> LoadedModel {
-    let opts = LoadOptions { device: Device::Cpu, dtype: Some(candle_core::DType::F32), adapter: None };
+    let opts = LoadOptions { device: Device::Cpu, dtype: Some(candle_core::DType::F32), adapter: None, ..Default::default() };
     load_model(path.to_str().unwrap(), &opts).unwrap_or_else(|e| panic!("{e}"))
 }
 

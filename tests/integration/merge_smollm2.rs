@@ -49,7 +49,7 @@ fn merge_smollm2_gguf_full_merge_loads_and_matches_the_session() {
     for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "merge.yaml"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None };
+    let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None, ..Default::default() };
     let written = load_model(out.to_str().unwrap(), &opts).unwrap();
     let ids = written.tokenizer.encode("The capital of France is Paris.", false).unwrap();
     let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();

@@ -28,7 +28,7 @@ fn ids() -> Vec<u32> {
 }
 
 fn logits(model: &Path, adapter: Option<PathBuf>) -> Vec<f32> {
-    let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter };
+    let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter, ..Default::default() };
     let loaded = load_model(model.to_str().unwrap(), &opts).unwrap_or_else(|e| panic!("{e}"));
     let input = Tensor::new(ids().as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
     loaded.model.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()

@@ -42,7 +42,7 @@ fn tiny() -> String {
 }
 
 fn cpu() -> LoadOptions {
-    LoadOptions { device: Device::Cpu, dtype: Some(candle_core::DType::F32), adapter: None }
+    LoadOptions { device: Device::Cpu, dtype: Some(candle_core::DType::F32), adapter: None, ..Default::default() }
 }
 
 fn sft(dir: &Path, data: &Path, run: &str, max_steps: u64) -> SftRequest {

@@ -32,7 +32,7 @@ fn spec() -> LoraSpec {
 /// The tiny Llama in `dtype` with f32 adapters on every linear layer (B random, so every
 /// gradient is non-zero), and its parameters.
 fn with_adapters(dtype: DType) -> (CausalLm, Vec<(String, Var)>) {
-    let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None };
+    let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None, ..Default::default() };
     let mut m = load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap().model;
     let set = LoraSet::init(&spec(), &m.lora_targets(&spec()), 7, &Device::Cpu).unwrap();
     for (_, b) in set.params.values() {
@@ -122,7 +122,7 @@ fn a_run_that_cannot_fit_is_refused_before_the_model_loads() {
     let req = SftRequest {
         run: "huge".into(),
         model: fixture("tiny-llama").to_string_lossy().into_owned(),
-        load: LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None },
+        load: LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None, ..Default::default() },
         data,
         data_options: LoadDataOptions::default(),
         rows: None,

@@ -23,7 +23,7 @@ fn run(dtype: DType) -> (Vec<f64>, f64, f64) {
         save_every: 0,
         ..TrainConfig::quick()
     };
-    let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None };
+    let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None, ..Default::default() };
     let mut model = load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap().model;
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));
     let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,13 @@ impl<'a> MatRef<'a> {
         Self { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
     }
 
+    /// Columns `start..end` of this view (no copy).
+    pub fn columns(self, start: usize, end: usize) -> Self {
+        assert!(start <= end && end <= self.cols, "columns {start}..{end} of a {}-column view", self.cols);
+        let offset = (start * self.cs).min(self.data.len());
+        Self { data: &self.data[offset..], rows: self.rows, cols: end - start, rs: self.rs, cs: self.cs }
+    }
+
     /// Rows.
     pub fn rows(&self) -> usize {
         self.rows
@@ -46,32 +53,51 @@ impl<'a> MatRef<'a> {
 /// `dst = scale * a b` (or `dst += scale * a b` with `accumulate`), `dst` row-major
 /// `[a.rows, b.cols]`. Runs on the rayon pool with candle's thread count.
 pub fn matmul_into(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool) {
-    let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    product(dst, a, b, scale, accumulate, parallelism)
+    assert_eq!(dst.len(), a.rows * b.cols, "destination holds {} values, the product {}x{}", dst.len(), a.rows, b.cols);
+    product(dst, b.cols, a, b, scale, accumulate, parallel())
+}
+
+/// [`matmul_into`] into a block of columns of a wider row-major matrix: row `i` of the product
+/// goes to `dst[i * row_stride..][..b.cols]`.
+pub fn matmul_into_columns(dst: &mut [f32], row_stride: usize, a: MatRef, b: MatRef, scale: f32, accumulate: bool) {
+    assert!(b.cols <= row_stride, "{} columns do not fit rows of {row_stride}", b.cols);
+    if a.rows > 0 {
+        assert!((a.rows - 1) * row_stride + b.cols <= dst.len(), "destination of {} values is too small", dst.len());
+    }
+    product(dst, row_stride, a, b, scale, accumulate, parallel())
 }
 
 /// [`matmul_into`] on the calling thread only, for products that are themselves run in
 /// parallel (one per attention head).
 pub fn matmul_into_serial(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool) {
-    product(dst, a, b, scale, accumulate, gemm::Parallelism::None)
+    assert_eq!(dst.len(), a.rows * b.cols, "destination holds {} values, the product {}x{}", dst.len(), a.rows, b.cols);
+    product(dst, b.cols, a, b, scale, accumulate, gemm::Parallelism::None)
 }
 
-fn product(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool, parallelism: gemm::Parallelism) {
+fn parallel() -> gemm::Parallelism {
+    let threads = candle_core::utils::get_num_threads();
+    if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// The product into `dst` with row stride `dst_rs`; callers check that `dst` holds it.
+fn product(dst: &mut [f32], dst_rs: usize, a: MatRef, b: MatRef, scale: f32, accumulate: bool, parallelism: gemm::Parallelism) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "inner dimensions differ: {}x{} times {}x{}", a.rows, a.cols, b.rows, b.cols);
-    assert_eq!(dst.len(), m * n, "destination holds {} values, the product {m}x{n}", dst.len());
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            dst.chunks_mut(dst_rs).for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
-    // SAFETY: the views were bounds-checked on construction and `dst` holds exactly m x n values;
-    // gemm reads `dst` only when asked to accumulate.
+    // SAFETY: the views were bounds-checked on construction and the callers checked that `dst`
+    // holds m rows of n values at stride `dst_rs`; gemm reads `dst` only when asked to accumulate.
     unsafe {
         gemm::gemm(
             m,
@@ -79,7 +105,7 @@ fn product(dst: &mut [f32], a: MatRef, b: MatRef, scale: f32, accumulate: bool, 
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
@@ -121,6 +147,21 @@ mod tests {
         matmul_into(&mut out, MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 1.0, false);
         for (o, w) in out.iter().zip(&want) {
             assert!((o - w).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn column_blocks_fill_a_wider_product() {
+        let (m, k, n) = (4, 6, 7);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.23).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.57).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        let mut out = vec![0f32; m * n];
+        let (a, b) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
+        matmul_into_columns(&mut out, n, a, b.columns(0, 3), 1.0, false);
+        matmul_into_columns(&mut out[3..], n, a, b.columns(3, n), 1.0, false);
+        for (o, w) in out.iter().zip(&want) {
+            assert!((o - w).abs() < 1e-5, "{o} vs {w}");
         }
     }
 

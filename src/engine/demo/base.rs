@@ -257,7 +257,7 @@ mod tests {
         let loss = train_base(&lines, &vocab, &size, 3, &out, &scope).unwrap();
         // Untrained, the loss is about ln(vocabulary); every weight learning brings it well below.
         assert!(loss < 0.6 * (vocab.len() as f64).ln(), "loss {loss} after {} steps", size.steps);
-        let opts = crate::engine::model::LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None };
+        let opts = crate::engine::model::LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None, keep_quantized: false };
         let loaded = crate::engine::model::load_model(out.to_str().unwrap(), &opts).unwrap();
         assert_eq!(loaded.model.config().vocab_size, vocab.len());
     }

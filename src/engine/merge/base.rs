@@ -141,7 +141,7 @@ impl BaseModel {
                 let mut file = GgufFile::open(path)?;
                 let config = file.config()?;
                 let tokenizer = TextTokenizer::from_gguf(file.content(), path, &config.eos_token_ids)?;
-                let weights = file.weights(&config, &mut |_, _| Ok(()))?;
+                let weights = file.weights(&config, None, &mut |_, _| Ok(()))?;
                 let mut map = HashMap::new();
                 let mut entries = Vec::new();
                 for name in weights.names() {

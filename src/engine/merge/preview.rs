@@ -342,7 +342,7 @@ mod tests {
 
     /// The mean response loss of `adapter` folded into the base by the model loader, on `rows`.
     fn loss_of_loaded(adapter: PathBuf, rows: &[TokenizedExample]) -> f64 {
-        let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: Some(adapter) };
+        let opts = LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: Some(adapter), ..Default::default() };
         let loaded = load_model(&fixture("tiny-llama").display().to_string(), &opts).unwrap();
         let nll = response_nll(&loaded.model, rows, 3, &CancelToken::new(), &mut |_, _| {}).unwrap();
         nll.iter().map(|x| x.0).sum::<f64>() / nll.iter().map(|x| x.1).sum::<usize>() as f64

@@ -135,16 +135,24 @@ impl LoraAdapter {
         Ok(Self { dir: dir.to_path_buf(), config, modules })
     }
 
-    /// Adds `scale * B A` to each adapted base weight, checking shapes so that an adapter made
-    /// for another base model is reported by tensor name.
-    pub fn merge_into(&self, weights: &mut Weights) -> Result<()> {
+    /// Adds `scale * B A` to each adapted dense base weight, checking shapes so that an adapter
+    /// made for another base model is reported by tensor name. Weights kept in quantized blocks
+    /// cannot take the sum: their modules are returned, for the adapter to be attached unmerged.
+    pub fn merge_into(&self, weights: &mut Weights) -> Result<Vec<String>> {
+        let mut unmerged = Vec::new();
         for (module, pair) in &self.modules {
             let name = format!("{module}.weight");
-            let base = weights.get(&name).ok_or_else(|| ModelError::Adapter {
-                path: self.dir.clone(),
-                detail: format!("adapts '{module}', which the base model does not have: is it an adapter for another base?"),
-            })?;
-            let (out, inp) = base.dims2()?;
+            let dims = match (weights.get(&name), weights.quantized(&name)) {
+                (Some(base), _) => base.dims2()?,
+                (None, Some(q)) => q.dims(),
+                (None, None) => {
+                    return Err(ModelError::Adapter {
+                        path: self.dir.clone(),
+                        detail: format!("adapts '{module}', which the base model does not have: is it an adapter for another base?"),
+                    })
+                }
+            };
+            let (out, inp) = dims;
             let (_, a_in) = pair.a.dims2()?;
             let (b_out, _) = pair.b.dims2()?;
             if a_in != inp || b_out != out {
@@ -155,11 +163,15 @@ impl LoraAdapter {
                     ),
                 });
             }
+            let Some(base) = weights.get(&name) else {
+                unmerged.push(module.clone());
+                continue;
+            };
             let dtype = base.dtype();
             let delta = (pair.b.matmul(&pair.a)? * pair.scale)?;
             let merged = (base.to_dtype(DType::F32)? + delta.to_device(base.device())?)?.to_dtype(dtype)?;
             weights.insert(name, merged);
         }
-        Ok(())
+        Ok(unmerged)
     }
 }

@@ -13,7 +13,7 @@ use super::causal_softmax::{softmax_grad_in_place, softmax_in_place};
 use super::frozen_matmul::FrozenWeight;
 use super::linear::Linear;
 use super::rope::{rotate_rows, Rope};
-use crate::engine::cpu::gemm::{matmul_into, matmul_into_serial, MatRef};
+use crate::engine::cpu::gemm::{matmul_into_serial, MatRef};
 use crate::engine::cpu::storage::{matrix, with_matrix};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -33,12 +33,9 @@ impl Projection {
 
     /// `x W^T + b`.
     fn forward(&self, x: MatRef) -> Result<Vec<f32>> {
-        let out_features = self.weight.stored().dim(0)?;
+        let out_features = self.weight.dims2()?.0;
         let mut y = vec![0f32; x.rows() * out_features];
-        with_matrix(self.weight.stored(), |w| {
-            matmul_into(&mut y, x, w.t(), 1.0, false);
-            Ok(())
-        })?;
+        self.weight.product_into(&mut y, x, 1.0, false)?;
         if let Some(b) = &self.bias {
             y.par_chunks_mut(out_features).for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b));
         }
@@ -47,10 +44,7 @@ impl Projection {
 
     /// `dst (+)= g W`: the input gradient of this projection.
     fn input_gradient(&self, dst: &mut [f32], g: MatRef, accumulate: bool) -> Result<()> {
-        with_matrix(&self.weight.for_input_gradient()?, |w| {
-            matmul_into(dst, g, w, 1.0, accumulate);
-            Ok(())
-        })
+        self.weight.input_gradient_into(dst, g, accumulate)
     }
 }
 
@@ -213,7 +207,7 @@ pub struct AttentionLayer<'a> {
 /// apply (another device or dtype, a projection with an adapter or a trainable weight).
 pub fn fused_attention(xs: &Tensor, layer: &AttentionLayer, rope: &Rope, differentiable: bool) -> Result<Option<Tensor>> {
     let linears = [layer.q, layer.k, layer.v, layer.o];
-    let frozen_f32 = linears.iter().all(|l| l.lora().is_none() && !l.weight().is_variable() && l.weight().dtype() == DType::F32);
+    let frozen_f32 = linears.iter().all(|l| l.lora().is_none() && l.frozen_weight().cpu_kernels_apply());
     if !matches!(xs.device(), Device::Cpu) || xs.dtype() != DType::F32 || !frozen_f32 || layer.head_dim % 2 != 0 {
         return Ok(None);
     }

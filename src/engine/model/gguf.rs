@@ -1,9 +1,10 @@
-//! Loading `.gguf` files: configuration from the metadata, tensors de-quantised and renamed to
-//! HF names (with llama.cpp's Q/K row permutation undone), and the tokenizer rebuilt from the
+//! Loading `.gguf` files: configuration from the metadata, tensors kept in their quantized
+//! blocks or de-quantised, renamed to HF names (with llama.cpp's Q/K row permutation undone), and the tokenizer rebuilt from the
 //! vocabulary and merges stored in the metadata.
 
 use super::config::{Architecture, ModelConfig};
 use super::error::{ModelError, Result};
+use super::quantized_weight::{keeps_blocks, QuantizedWeight};
 use super::safetensors_file::LoadProgress;
 use super::weights::Weights;
 use candle_core::quantized::gguf_file::{Content, Value};
@@ -99,10 +100,11 @@ impl GgufFile {
         Ok(cfg)
     }
 
-    /// De-quantises every tensor to f32 and renames it to its HF name. For the `llama`
+    /// Reads every tensor under its HF name: block-quantized 2-D tensors kept in their blocks
+    /// on `keep_quantized_on` when given, everything else de-quantised to f32. For the `llama`
     /// architecture, Q and K rows are put back in HF order (llama.cpp permutes them for its
     /// interleaved RoPE).
-    pub fn weights(&mut self, config: &ModelConfig, progress: LoadProgress<'_>) -> Result<Weights> {
+    pub fn weights(&mut self, config: &ModelConfig, keep_quantized_on: Option<&Device>, progress: LoadProgress<'_>) -> Result<Weights> {
         let mut weights = Weights::new(&self.path);
         let names: Vec<String> = self.content.tensor_infos.keys().cloned().collect();
         let permuted = config.architecture != Architecture::Qwen2;
@@ -115,11 +117,25 @@ impl GgufFile {
                 name: gguf_name.clone(),
                 detail: format!("{e} (the file may be truncated: download it again)"),
             })?;
+            let heads = match hf_name.as_str() {
+                n if permuted && n.ends_with("q_proj.weight") => Some(config.num_attention_heads),
+                n if permuted && n.ends_with("k_proj.weight") => Some(config.num_key_value_heads),
+                _ => None,
+            };
+            let keep = keep_quantized_on.filter(|_| keeps_blocks(qtensor.dtype()) && qtensor.shape().rank() == 2);
+            if let Some(device) = keep {
+                let order = heads.map(|h| unpermuted_row_order(qtensor.shape().dims()[0], h));
+                let weight = QuantizedWeight::new(&qtensor, order.as_deref(), device).map_err(|e| ModelError::Tensor {
+                    path: self.path.clone(),
+                    name: gguf_name.clone(),
+                    detail: format!("cannot be kept quantized: {e}"),
+                })?;
+                weights.insert_quantized(hf_name, weight);
+                continue;
+            }
             let mut tensor = qtensor.dequantize(&Device::Cpu)?;
-            if permuted && hf_name.ends_with("q_proj.weight") {
-                tensor = unpermute_rows(&tensor, config.num_attention_heads)?;
-            } else if permuted && hf_name.ends_with("k_proj.weight") {
-                tensor = unpermute_rows(&tensor, config.num_key_value_heads)?;
+            if let Some(h) = heads {
+                tensor = unpermute_rows(&tensor, h)?;
             }
             weights.insert(hf_name, tensor);
         }
@@ -175,6 +191,18 @@ pub fn hf_tensor_name(gguf: &str) -> Option<String> {
     Some(format!("model.layers.{layer}.{hf}.{kind}"))
 }
 
+/// The row order that undoes llama.cpp's `permute(w, n_head)`: row `i` of the HF weight is
+/// row `order[i]` of the GGUF one (what [`unpermute_rows`] does, as indices).
+pub fn unpermuted_row_order(rows: usize, n_head: usize) -> Vec<usize> {
+    let half = rows / n_head / 2;
+    (0..rows)
+        .map(|i| {
+            let (h, j, k) = (i / (2 * half), (i / half) % 2, i % half);
+            h * 2 * half + k * 2 + j
+        })
+        .collect()
+}
+
 /// Undoes llama.cpp's `permute(w, n_head)`: rows `[n_head, 2, half, ...]` -> `[n_head, half, 2, ...]`.
 pub fn unpermute_rows(w: &Tensor, n_head: usize) -> candle_core::Result<Tensor> {
     let (rows, cols) = w.dims2()?;
@@ -203,6 +231,9 @@ mod tests {
         let permuted = w.reshape((n_head, 2, half, cols))?.transpose(1, 2)?.contiguous()?.reshape((rows, cols))?;
         let back = unpermute_rows(&permuted, n_head)?;
         assert_eq!(back.to_vec2::<f32>()?, w.to_vec2::<f32>()?);
+        let order: Vec<u32> = unpermuted_row_order(rows, n_head).into_iter().map(|r| r as u32).collect();
+        let by_order = permuted.index_select(&Tensor::new(order, &Device::Cpu)?, 0)?;
+        assert_eq!(by_order.to_vec2::<f32>()?, w.to_vec2::<f32>()?);
         Ok(())
     }
 }

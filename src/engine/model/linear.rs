@@ -1,7 +1,7 @@
 //! A dense layer `y = x W^T + b`, optionally with a LoRA adapter, multiplied as one 2-D GEMM
 //! whatever the batch shape.
 
-use super::frozen_matmul::{frozen_matmul, FrozenWeight};
+use super::frozen_matmul::FrozenWeight;
 use super::lora::LoraWeights;
 use super::lora_linear::fused_lora_linear;
 use candle_core::{Result, Tensor};
@@ -54,12 +54,15 @@ impl Linear {
         Self { weight: FrozenWeight::new(weight), bias, lora: None }
     }
 
-    /// The weight, `[out, in]`.
-    pub fn weight(&self) -> &Tensor {
-        self.weight.stored()
+    /// Wraps a frozen weight: quantized blocks as they are, a dense tensor as [`Self::new`].
+    pub fn from_frozen(weight: FrozenWeight, bias: Option<Tensor>) -> Self {
+        match weight.dense() {
+            Some(dense) => Self::new(dense.clone(), bias),
+            None => Self { weight, bias, lora: None },
+        }
     }
 
-    /// The weight with its copy for input gradients.
+    /// The weight, `[out, in]`: dense or quantized.
     pub fn frozen_weight(&self) -> &FrozenWeight {
         &self.weight
     }
@@ -71,7 +74,7 @@ impl Linear {
 
     /// `(out, in)`.
     pub fn shape(&self) -> Result<(usize, usize)> {
-        self.weight().dims2()
+        self.weight.dims2()
     }
 
     /// Attaches (or with `None` removes) a LoRA adapter.
@@ -86,11 +89,7 @@ impl Linear {
 
     /// `x W^T` for `x [n, in]`; when training, a frozen weight gets no gradient computed.
     fn base_product(&self, x: &Tensor, ctx: ForwardCtx) -> Result<Tensor> {
-        if ctx.kernels == Kernels::Differentiable && !self.weight().is_variable() {
-            frozen_matmul(x, &self.weight)
-        } else {
-            x.matmul(&self.weight().t()?)
-        }
+        self.weight.matmul_t(x, ctx.kernels == Kernels::Differentiable)
     }
 
     /// Applies the layer to `xs [..., in]`. When training, a frozen (non-`Var`) weight gets no
@@ -112,7 +111,7 @@ impl Linear {
         }
         let mut out_dims = dims;
         let last = out_dims.len() - 1;
-        out_dims[last] = self.weight().dim(0)?;
+        out_dims[last] = self.weight.dims2()?.0;
         ys.reshape(out_dims)
     }
 }

@@ -6,6 +6,7 @@
 use super::causal_softmax::causal_softmax;
 use super::config::ModelConfig;
 use super::error::Result as ModelResult;
+use super::frozen_matmul::FrozenWeight;
 use super::fused_attention::{fused_attention, AttentionLayer};
 use super::kv_cache::KvCache;
 use super::linear::{ForwardCtx, Kernels, Linear};
@@ -204,7 +205,8 @@ impl DecoderLayer {
 #[derive(Debug, Clone)]
 pub struct CausalLm {
     config: ModelConfig,
-    embed_tokens: Tensor,
+    /// `[vocab, hidden]`, dense or quantized (and shared with a tied output head).
+    embed_tokens: FrozenWeight,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     lm_head: Linear,
@@ -214,21 +216,20 @@ pub struct CausalLm {
 }
 
 impl CausalLm {
-    /// Builds the model from HF-named weights in `dtype` on `device`. Tensors it does not use are
-    /// left in `weights`.
+    /// Builds the model from HF-named weights in `dtype` on `device`; weights kept in quantized
+    /// blocks stay so. Tensors it does not use are left in `weights`.
     pub fn from_weights(config: &ModelConfig, weights: &mut Weights, dtype: DType, device: &Device) -> ModelResult<Self> {
         let c = config;
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let (q_dim, kv_dim) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
-        let mut take = |name: &str, shape: &[usize]| weights.take(name, shape, dtype, device);
-        let embed_tokens = take("model.embed_tokens.weight", &[c.vocab_size, h])?;
+        let embed_tokens = weights.take_frozen("model.embed_tokens.weight", [c.vocab_size, h], dtype, device)?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for l in 0..c.num_hidden_layers {
             let p = format!("model.layers.{l}");
             let mut linear = |name: &str, out: usize, inp: usize, bias: bool| -> ModelResult<Linear> {
-                let w = weights.take(&format!("{p}.{name}.weight"), &[out, inp], dtype, device)?;
+                let w = weights.take_frozen(&format!("{p}.{name}.weight"), [out, inp], dtype, device)?;
                 let b = if bias { Some(weights.take(&format!("{p}.{name}.bias"), &[out], dtype, device)?) } else { None };
-                Ok(Linear::new(w, b))
+                Ok(Linear::from_frozen(w, b))
             };
             let self_attn = Attention {
                 q_proj: linear("self_attn.q_proj", q_dim, h, c.qkv_bias)?,
@@ -257,9 +258,9 @@ impl CausalLm {
         let norm = RmsNorm { weight: weights.take("model.norm.weight", &[h], dtype, device)?, eps: c.rms_norm_eps };
         let lm_head = if c.tie_word_embeddings {
             weights.tensors_mut().remove("lm_head.weight");
-            Linear::new(embed_tokens.clone(), None)
+            Linear::from_frozen(embed_tokens.clone(), None)
         } else {
-            Linear::new(weights.take("lm_head.weight", &[c.vocab_size, h], dtype, device)?, None)
+            Linear::from_frozen(weights.take_frozen("lm_head.weight", [c.vocab_size, h], dtype, device)?, None)
         };
         let mut inv_freq = inverse_frequencies(c);
         // llama.cpp stores Llama 3 RoPE scaling as per-frequency divisors.
@@ -320,7 +321,43 @@ impl CausalLm {
     /// decoder layer's input.
     pub fn embed(&self, input_ids: &Tensor) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
-        self.embed_tokens.index_select(&input_ids.flatten_all()?, 0)?.reshape((b, t, self.config.hidden_size))
+        let ids = input_ids.flatten_all()?;
+        let rows = match &self.embed_tokens {
+            FrozenWeight::Dense(_) => self.embed_tokens.dense().map(|e| e.index_select(&ids, 0)).transpose()?,
+            FrozenWeight::Quantized(q) => Some(q.gather_rows(&ids)?.to_dtype(self.dtype)?),
+        };
+        rows.ok_or_else(|| candle_core::Error::Msg("embedding has no rows".into()))?.reshape((b, t, self.config.hidden_size))
+    }
+
+    /// Bytes the base weights hold on their device (quantized blocks at their stored size, a
+    /// tied embedding counted once).
+    pub fn weight_bytes(&self) -> usize {
+        let mut total = self.embed_tokens.storage_bytes() + self.norm.weight.elem_count() * self.dtype.size_in_bytes();
+        if !self.config.tie_word_embeddings {
+            total += self.lm_head.frozen_weight().storage_bytes();
+        }
+        for layer in &self.layers {
+            let linears = [
+                &layer.self_attn.q_proj,
+                &layer.self_attn.k_proj,
+                &layer.self_attn.v_proj,
+                &layer.self_attn.o_proj,
+                &layer.mlp.gate_proj,
+                &layer.mlp.up_proj,
+                &layer.mlp.down_proj,
+            ];
+            for l in linears {
+                total += l.frozen_weight().storage_bytes() + l.bias().map_or(0, |b| b.elem_count() * b.dtype().size_in_bytes());
+            }
+            total += (layer.input_layernorm.weight.elem_count() + layer.post_attention_layernorm.weight.elem_count()) * self.dtype.size_in_bytes();
+        }
+        total
+    }
+
+    /// Whether some base weights are kept in quantized blocks.
+    pub fn is_quantized(&self) -> bool {
+        matches!(self.embed_tokens, FrozenWeight::Quantized(_))
+            || self.layers.iter().any(|l| matches!(l.mlp.down_proj.frozen_weight(), FrozenWeight::Quantized(_)))
     }
 
     /// How many decoder layers there are.
@@ -424,7 +461,21 @@ impl CausalLm {
         out
     }
 
-    /// Attaches the adapters of `set` to their modules (replacing any attached before).
+    /// Attaches a fixed (not trained) adapter to one module: how an adapter given at load time
+    /// applies to a weight kept in quantized blocks, which cannot be merged into.
+    pub fn attach_fixed_lora(&mut self, module: &str, a: &Tensor, b: &Tensor, scale: f64) -> super::error::Result<()> {
+        let device = self.device.clone();
+        let linear = self.linear_mut(module).ok_or_else(|| super::error::ModelError::Adapter {
+            path: Default::default(),
+            detail: format!("module '{module}' does not exist in this model"),
+        })?;
+        let (a, b) = (a.to_device(&device)?.to_dtype(DType::F32)?, b.to_device(&device)?.to_dtype(DType::F32)?);
+        linear.set_lora(Some(super::lora::LoraWeights { a, b, scale, dropout: 0.0, mask_stream: 0 }));
+        Ok(())
+    }
+
+    /// Attaches the adapters of `set` to their modules (replacing any attached before, a fixed
+    /// one from [`Self::attach_fixed_lora`] included).
     pub fn attach_lora(&mut self, set: &LoraSet) -> super::error::Result<()> {
         self.detach_lora();
         for (i, module) in set.params.keys().enumerate() {

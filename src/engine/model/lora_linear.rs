@@ -9,7 +9,7 @@
 use super::frozen_matmul::FrozenWeight;
 use super::lora::{dropout_kept, LoraWeights};
 use crate::engine::cpu::gemm::{matmul_into, MatRef};
-use crate::engine::cpu::storage::{cpu, matrix, values, with_matrix};
+use crate::engine::cpu::storage::{cpu, matrix, values};
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::OnceLock;
@@ -55,7 +55,7 @@ impl FusedLoraLinear {
 
     fn check(&self, x: MatRef, a: MatRef, b: MatRef) -> Result<(usize, usize, usize, usize)> {
         let (n, inp, r, out) = (x.rows(), x.cols(), a.rows(), b.rows());
-        let (w_out, w_in) = self.weight.stored().dims2()?;
+        let (w_out, w_in) = self.weight.dims2()?;
         if a.cols() != inp || b.cols() != r || (w_out, w_in) != (out, inp) {
             candle_core::bail!(
                 "LoRA layer: input [{n}, {inp}], A [{r}, {}], B [{out}, {}] and weight [{w_out}, {w_in}] do not fit together",
@@ -88,10 +88,7 @@ impl CustomOp3 for FusedLoraLinear {
         let mut h = vec![0f32; n * r];
         matmul_into(&mut h, xd, a.t(), 1.0, false);
         let mut y = vec![0f32; n * out];
-        with_matrix(self.weight.stored(), |w| {
-            matmul_into(&mut y, x, w.t(), 1.0, false);
-            Ok(())
-        })?;
+        self.weight.product_into(&mut y, x, 1.0, false)?;
         matmul_into(&mut y, MatRef::row_major(&h, n, r), b.t(), self.scale, true);
         Ok((CpuStorage::F32(y), Shape::from((n, out))))
     }
@@ -128,10 +125,7 @@ impl CustomOp3 for FusedLoraLinear {
             if let Some(d) = &self.dropout {
                 d.apply(&mut gx);
             }
-            with_matrix(&self.weight.for_input_gradient()?, |w| {
-                matmul_into(&mut gx, g, w, 1.0, true);
-                Ok(())
-            })?;
+            self.weight.input_gradient_into(&mut gx, g, true)?;
             Some(Tensor::from_vec(gx, (n, inp), &Device::Cpu)?)
         } else {
             None
@@ -143,8 +137,8 @@ impl CustomOp3 for FusedLoraLinear {
 /// `x W^T + s B A dropout(x)` for `x [n, in]` through the fused CPU kernel, or `None` where it
 /// does not apply (another device or dtype, or a trainable `W`) and the composed ops must run.
 pub fn fused_lora_linear(x: &Tensor, weight: &FrozenWeight, lora: &LoraWeights, dropout_seed: Option<u64>) -> Result<Option<Tensor>> {
-    let all_f32 = [x, weight.stored(), &lora.a, &lora.b].iter().all(|t| t.dtype() == DType::F32);
-    if !matches!(x.device(), Device::Cpu) || !all_f32 || weight.stored().is_variable() {
+    let all_f32 = [x, &lora.a, &lora.b].iter().all(|t| t.dtype() == DType::F32);
+    if !matches!(x.device(), Device::Cpu) || !all_f32 || !weight.cpu_kernels_apply() {
         return Ok(None);
     }
     let dropout = match dropout_seed {

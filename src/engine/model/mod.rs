@@ -16,6 +16,7 @@ pub mod linear;
 pub mod llama;
 pub mod lora;
 pub mod lora_linear;
+pub mod quantized_weight;
 pub mod rms_norm;
 pub mod rope;
 pub mod safetensors_file;
@@ -45,13 +46,17 @@ pub struct LoadOptions {
     pub device: Device,
     /// Working dtype; `None` picks f32 on the CPU and bf16 on GPUs.
     pub dtype: Option<DType>,
-    /// A PEFT LoRA adapter folded into the weights after loading.
+    /// A PEFT LoRA adapter folded into the weights after loading (attached unmerged to weights
+    /// kept quantized).
     pub adapter: Option<PathBuf>,
+    /// Keep a GGUF file's block-quantized weights in their blocks (QLoRA-style: a quarter to an
+    /// eighth of the f32 memory) instead of de-quantising them to the working dtype.
+    pub keep_quantized: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { device: Device::Cpu, dtype: None, adapter: None }
+        Self { device: Device::Cpu, dtype: None, adapter: None, keep_quantized: true }
     }
 }
 
@@ -138,14 +143,22 @@ fn load_model_reporting(arg: &str, opts: &LoadOptions, progress: LoadProgress<'_
             let config = file.config()?;
             let tokenizer = TextTokenizer::from_gguf(file.content(), path, &config.eos_token_ids)?;
             let quant = quantization_summary(file.content());
-            let weights = file.weights(&config, progress)?;
+            let weights = file.weights(&config, opts.keep_quantized.then_some(&opts.device), progress)?;
             (config, weights, tokenizer, "gguf".to_string(), Some(quant))
         }
     };
-    if let Some(dir) = &opts.adapter {
-        LoraAdapter::load(dir)?.merge_into(&mut weights)?;
+    let adapter = opts.adapter.as_deref().map(LoraAdapter::load).transpose()?;
+    let unmerged = match &adapter {
+        Some(adapter) => adapter.merge_into(&mut weights)?,
+        None => Vec::new(),
+    };
+    let mut model = CausalLm::from_weights(&config, &mut weights, dtype, &opts.device)?;
+    if let Some(adapter) = &adapter {
+        for module in unmerged {
+            let pair = &adapter.modules[&module];
+            model.attach_fixed_lora(&module, &pair.a, &pair.b, pair.scale)?;
+        }
     }
-    let model = CausalLm::from_weights(&config, &mut weights, dtype, &opts.device)?;
     let info = ModelInfo { source, parameters: config.parameter_count(), stored_dtype, quantization, adapter: opts.adapter.clone() };
     Ok(LoadedModel { model, tokenizer, info })
 }

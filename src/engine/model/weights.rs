@@ -2,26 +2,57 @@
 //! and the file it came from.
 
 use super::error::{ModelError, Result};
+use super::frozen_matmul::FrozenWeight;
+use super::quantized_weight::QuantizedWeight;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Tensors by their HF name (`model.layers.0.self_attn.q_proj.weight`, ...).
+/// Tensors by their HF name (`model.layers.0.self_attn.q_proj.weight`, ...): dense tensors, and
+/// weights kept in quantized GGUF blocks.
 #[derive(Debug, Default)]
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
+    quantized: HashMap<String, Arc<QuantizedWeight>>,
     origin: PathBuf,
 }
 
 impl Weights {
     /// An empty set whose errors will name `origin`.
     pub fn new(origin: &Path) -> Self {
-        Self { tensors: HashMap::new(), origin: origin.to_path_buf() }
+        Self { tensors: HashMap::new(), quantized: HashMap::new(), origin: origin.to_path_buf() }
     }
 
     /// Wraps tensors already in memory.
     pub fn from_map(tensors: HashMap<String, Tensor>, origin: &Path) -> Self {
-        Self { tensors, origin: origin.to_path_buf() }
+        Self { tensors, quantized: HashMap::new(), origin: origin.to_path_buf() }
+    }
+
+    /// Adds or replaces a weight kept in quantized blocks.
+    pub fn insert_quantized(&mut self, name: String, weight: QuantizedWeight) {
+        self.tensors.remove(&name);
+        self.quantized.insert(name, Arc::new(weight));
+    }
+
+    /// The quantized weight of that name, if it is one.
+    pub fn quantized(&self, name: &str) -> Option<&Arc<QuantizedWeight>> {
+        self.quantized.get(name)
+    }
+
+    /// Takes a 2-D weight as a frozen weight, checking its shape: quantized blocks as they are,
+    /// a dense tensor converted to `dtype` on `device`.
+    pub fn take_frozen(&mut self, name: &str, shape: [usize; 2], dtype: DType, device: &Device) -> Result<FrozenWeight> {
+        let Some(q) = self.quantized.remove(name) else { return Ok(FrozenWeight::new(self.take(name, &shape, dtype, device)?)) };
+        let dims = q.dims();
+        if [dims.0, dims.1] != shape {
+            return Err(ModelError::Tensor {
+                path: self.origin.clone(),
+                name: name.to_string(),
+                detail: format!("has shape {dims:?} but the configuration implies {shape:?}"),
+            });
+        }
+        Ok(FrozenWeight::Quantized(q))
     }
 
     /// The file or folder the tensors came from.
@@ -34,9 +65,9 @@ impl Weights {
         self.tensors.insert(name, tensor);
     }
 
-    /// Whether a tensor is present.
+    /// Whether a tensor (dense or quantized) is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
+        self.tensors.contains_key(name) || self.quantized.contains_key(name)
     }
 
     /// Borrows a tensor.
@@ -49,15 +80,19 @@ impl Weights {
         &mut self.tensors
     }
 
-    /// All tensor names, sorted.
+    /// All tensor names (dense and quantized), sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.tensors.keys().cloned().collect();
+        let mut names: Vec<String> = self.tensors.keys().chain(self.quantized.keys()).cloned().collect();
         names.sort();
         names
     }
 
-    /// Takes a tensor, checking its shape, converted to `dtype` on `device`.
+    /// Takes a dense tensor, checking its shape, converted to `dtype` on `device`; a weight kept
+    /// quantized is de-quantised.
     pub fn take(&mut self, name: &str, shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+        if let Some(q) = self.quantized.remove(name) {
+            self.tensors.insert(name.to_string(), q.dequantize()?);
+        }
         let tensor = self.tensors.remove(name).ok_or_else(|| ModelError::Tensor {
             path: self.origin.clone(),
             name: name.to_string(),
@@ -84,11 +119,11 @@ impl Weights {
 
     /// Number of tensors left.
     pub fn len(&self) -> usize {
-        self.tensors.len()
+        self.tensors.len() + self.quantized.len()
     }
 
     /// Whether no tensors are left.
     pub fn is_empty(&self) -> bool {
-        self.tensors.is_empty()
+        self.len() == 0
     }
 }

@@ -216,11 +216,15 @@ pub struct DeviceSection {
     /// true). Off, the run is only warned about: for a device whose estimate is too cautious.
     #[serde(default)]
     pub memory_check: Option<bool>,
+    /// Keep a GGUF base in its quantized blocks for training, scoring and generation (default
+    /// true); false de-quantises it to the working dtype (several times the memory).
+    #[serde(default)]
+    pub keep_quantized: Option<bool>,
 }
 
 impl Default for DeviceSection {
     fn default() -> Self {
-        Self { device: auto(), devices: Vec::new(), memory_check: None }
+        Self { device: auto(), devices: Vec::new(), memory_check: None, keep_quantized: None }
     }
 }
 

@@ -86,6 +86,8 @@ pub struct Project {
     pub devices: Vec<DeviceRequest>,
     /// Whether a training run that does not fit the memory plan is refused (else warned about).
     pub memory_check: bool,
+    /// Whether a GGUF base stays in its quantized blocks.
+    pub keep_quantized: bool,
 }
 
 /// Where a key is in the file, for messages.
@@ -268,6 +270,7 @@ impl Project {
             evals,
             devices,
             memory_check: raw.device.memory_check.unwrap_or(true),
+            keep_quantized: raw.device.keep_quantized.unwrap_or(true),
             raw,
         })
     }

@@ -132,7 +132,7 @@ pub fn run_stage_of(
             let req = SftRequest {
                 run: run.clone(),
                 model: project.model.clone(),
-                load: LoadOptions { device: device()?, dtype: project.dtype, adapter: None },
+                load: LoadOptions { device: device()?, dtype: project.dtype, adapter: None, keep_quantized: project.keep_quantized },
                 data: project.data.clone(),
                 data_options: project.data_options.clone(),
                 rows,
@@ -179,7 +179,7 @@ pub fn run_stage_of(
             let (model_arg, adapter) = model_source(project, model);
             let req = EvalRequest {
                 model: model_arg.clone(),
-                load: LoadOptions { device: device()?, dtype: project.dtype, adapter },
+                load: LoadOptions { device: device()?, dtype: project.dtype, adapter, keep_quantized: project.keep_quantized },
                 benchmarks: vec![plan.spec.clone()],
                 options: EvalOptions {
                     fewshot: plan.fewshot,

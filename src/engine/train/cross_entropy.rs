@@ -7,9 +7,9 @@
 //! more, writing `(softmax - onehot) * grad` straight into the gradient. Other devices and dtypes
 //! use candle's composition.
 
-use crate::engine::cpu::gemm::{matmul_into, MatRef};
+use crate::engine::cpu::gemm::MatRef;
 use crate::engine::cpu::math::{exp_f32, lane_max, lane_sum_map};
-use crate::engine::cpu::storage::{cpu, matrix, values, with_matrix};
+use crate::engine::cpu::storage::{cpu, matrix, values};
 use crate::engine::cpu::vectorised;
 use crate::engine::model::frozen_matmul::FrozenWeight;
 use crate::engine::model::linear::Linear;
@@ -119,13 +119,10 @@ impl CustomOp1 for HeadCrossEntropy {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = matrix(storage, layout)?;
-        let vocab = self.weight.stored().dim(0)?;
+        let vocab = self.weight.dims2()?.0;
         check_targets(x.rows(), vocab, &self.targets)?;
         let mut logits = vec![0f32; x.rows() * vocab];
-        with_matrix(self.weight.stored(), |w| {
-            matmul_into(&mut logits, x, w.t(), 1.0, false);
-            Ok(())
-        })?;
+        self.weight.product_into(&mut logits, x, 1.0, false)?;
         let losses = row_losses(&logits, vocab, &self.targets);
         if self.keep {
             *self.logits.lock().unwrap_or_else(|e| e.into_inner()) = Some(logits);
@@ -136,14 +133,11 @@ impl CustomOp1 for HeadCrossEntropy {
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let taken = self.logits.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(mut logits) = taken else { candle_core::bail!("head cross-entropy: backward pass without saved logits") };
-        let vocab = self.weight.stored().dim(0)?;
+        let vocab = self.weight.dims2()?.0;
         into_gradient(&mut logits, vocab, &self.targets, &res.to_vec1::<f32>()?, &grad_res.to_dtype(DType::F32)?.to_vec1::<f32>()?);
         let (n, hidden) = arg.dims2()?;
         let mut grad = vec![0f32; n * hidden];
-        with_matrix(&self.weight.for_input_gradient()?, |w| {
-            matmul_into(&mut grad, MatRef::row_major(&logits, n, vocab), w, 1.0, false);
-            Ok(())
-        })?;
+        self.weight.input_gradient_into(&mut grad, MatRef::row_major(&logits, n, vocab), false)?;
         Ok(Some(Tensor::from_vec(grad, (n, hidden), &Device::Cpu)?))
     }
 }
@@ -152,8 +146,8 @@ impl CustomOp1 for HeadCrossEntropy {
 /// `targets`, fused on the CPU (see [`HeadCrossEntropy`]); `None` where it does not apply
 /// (another device or dtype, or a head with an adapter, a bias or a trainable weight).
 pub fn head_cross_entropy(hidden: &Tensor, head: &Linear, targets: &[u32]) -> Result<Option<Tensor>> {
-    let plain_head = head.lora().is_none() && head.bias().is_none() && !head.weight().is_variable();
-    if !matches!(hidden.device(), Device::Cpu) || hidden.dtype() != DType::F32 || head.weight().dtype() != DType::F32 || !plain_head {
+    let plain_head = head.lora().is_none() && head.bias().is_none() && head.frozen_weight().cpu_kernels_apply();
+    if !matches!(hidden.device(), Device::Cpu) || hidden.dtype() != DType::F32 || !plain_head {
         return Ok(None);
     }
     let op = HeadCrossEntropy {
@@ -199,7 +193,7 @@ mod tests {
         let head = Linear::new(Tensor::randn(0f32, 0.5, (300, 16), &dev)?, None);
         let targets = [0u32, 299, 17, 17, 150, 3];
         let fused = head_cross_entropy(x.as_tensor(), &head, &targets)?.expect("the CPU kernel applies");
-        let plain = cross_entropy(&x.as_tensor().matmul(&head.weight().t()?)?, &targets)?;
+        let plain = cross_entropy(&x.as_tensor().matmul(&head.frozen_weight().dense().unwrap().t()?)?, &targets)?;
         assert_same_loss_and_gradient(&x, &fused, &plain, 1e-5)
     }
 
