@@ -50,6 +50,9 @@ pub struct PlanArgs {
     /// Working dtype: f32, bf16 or f16 (default: the project's, else f32 on the CPU and bf16 on GPUs).
     #[arg(long)]
     pub dtype: Option<WorkDType>,
+    /// Plan a GGUF base de-quantised to the working dtype instead of kept in its blocks.
+    #[arg(long)]
+    pub dequantize: bool,
 }
 
 /// Prints the plan; fails (exit status 1) when the run does not fit.
@@ -85,14 +88,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     });
     let kernels = KernelKind::for_run(cpu, dtype);
     let config = read_config(&model)?;
+    let keep_quantized = !args.dequantize && project.as_ref().is_none_or(|p| p.keep_quantized);
+    let config = if keep_quantized { config } else { config.dequantized() };
     // Examples are cut at the model's context, so a longer max_len is planned as the context.
     let train = TrainConfig { max_len: train.max_len.min(config.max_position_embeddings.max(1)), ..train };
     let name = device.map(|d| d.name.clone()).unwrap_or_else(|| request.to_string());
 
     println!(
-        "{model}: {:.1}M parameters, {} weights, {}",
+        "{model}: {:.1}M parameters, {} weights{}, {}",
         config.parameter_count() as f64 / 1e6,
         dtype_name(dtype),
+        config.quantized.map(|q| format!(" ({:.1}M kept in quantized blocks)", q.parameters as f64 / 1e6)).unwrap_or_default(),
         match kernels {
             KernelKind::FusedCpu => "fused CPU kernels",
             KernelKind::Composed => "composed kernels (a GPU estimate is a rough guide)",

@@ -1,15 +1,17 @@
-//! Half-precision training: the base in bf16 (adapters, gradients and AdamW state in f32) follows
-//! the f32 loss curve of the same run within bf16's rounding.
+//! Half-precision training: the base in bf16, or in f16 with dynamic loss scaling (adapters,
+//! gradients and AdamW state in f32), follows the f32 loss curve of the same run within the
+//! format's rounding.
 
 use crate::common::{counting_data, fixture};
 use candle_core::{DType, Device};
-use dtm_studio::engine::job::{CancelToken, EventSink};
+use dtm_studio::engine::job::{CancelToken, Event, EventSink};
 use dtm_studio::engine::model::lora::LoraSpec;
 use dtm_studio::engine::model::{load_model, LoadOptions};
 use dtm_studio::engine::train::{train, TrainConfig, TrainJob};
 
-/// The loss per step and the first and last validation losses of 20 steps on the tiny Llama in `dtype`.
-fn run(dtype: DType) -> (Vec<f64>, f64, f64) {
+/// The loss per step and the first and last validation losses of 20 steps on the tiny Llama in
+/// `dtype`, and the log lines of the run.
+fn run(dtype: DType) -> (Vec<f64>, f64, f64, Vec<String>) {
     let cfg = TrainConfig {
         lora: LoraSpec { rank: 4, alpha: 8.0, dropout: 0.0, targets: vec!["all-linear".into()], use_rslora: false },
         learning_rate: 1e-2,
@@ -36,15 +38,23 @@ fn run(dtype: DType) -> (Vec<f64>, f64, f64) {
         pad_id: 0,
         checkpointing: false,
     };
-    let state = train(&mut model, &job, &cfg, "train t", &EventSink::discard(), &CancelToken::new()).unwrap();
+    let (sink, events) = EventSink::channel();
+    let state = train(&mut model, &job, &cfg, "train t", &sink, &CancelToken::new()).unwrap();
+    drop(sink);
+    let logs = std::iter::from_fn(|| events.try_recv())
+        .filter_map(|e| match e {
+            Event::Log { line, .. } => Some(line),
+            _ => None,
+        })
+        .collect();
     let val = |e: Option<&dtm_studio::engine::train::state::EvalEntry>| e.and_then(|e| e.val_loss).unwrap();
-    (state.log.iter().map(|e| e.loss).collect(), val(state.evals.first()), val(state.evals.last()))
+    (state.log.iter().map(|e| e.loss).collect(), val(state.evals.first()), val(state.evals.last()), logs)
 }
 
 #[test]
 fn bf16_training_follows_the_f32_loss_curve() {
-    let (f32_curve, f32_start, f32_val) = run(DType::F32);
-    let (bf16_curve, _, bf16_val) = run(DType::BF16);
+    let (f32_curve, f32_start, f32_val, _) = run(DType::F32);
+    let (bf16_curve, _, bf16_val, _) = run(DType::BF16);
     assert_eq!(bf16_curve.len(), 20);
     assert!(f32_val < 0.9 * f32_start, "f32 should learn: validation loss {f32_start} -> {f32_val}");
     // bf16 keeps 8 bits of mantissa (a relative rounding of 0.4%); over 20 steps the curves may
@@ -55,6 +65,21 @@ fn bf16_training_follows_the_f32_loss_curve() {
     let worst = f32_curve.iter().zip(&bf16_curve).map(|(a, b)| (a - b).abs() / a).fold(0.0, f64::max);
     eprintln!("largest step-loss difference {:.3}%, validation loss f32 {f32_val:.4} bf16 {bf16_val:.4}", worst * 100.0);
     assert!((f32_val - bf16_val).abs() <= 0.015 * f32_val, "validation loss: f32 {f32_val}, bf16 {bf16_val}");
+}
+
+/// f16 rounds to 11 significant bits (0.05%) but holds only up to 65,504: the loss is scaled
+/// by 2^16 before the backward pass and the step is computed again at half the scale when the
+/// gradients overflow.
+#[test]
+fn f16_training_with_dynamic_loss_scaling_follows_the_f32_loss_curve() {
+    let (f32_curve, _, f32_val, _) = run(DType::F32);
+    let (f16_curve, _, f16_val, logs) = run(DType::F16);
+    assert_eq!(f16_curve.len(), 20);
+    let worst = f32_curve.iter().zip(&f16_curve).map(|(a, b)| (a - b).abs() / a).fold(0.0, f64::max);
+    let retries = logs.iter().filter(|l| l.contains("overflowed")).count();
+    eprintln!("largest step-loss difference {:.3}%, validation f32 {f32_val:.4} f16 {f16_val:.4}, {retries} steps redone", worst * 100.0);
+    assert!(worst <= 0.01, "a step's loss differs by {:.2}%: f32 {f32_curve:?}, f16 {f16_curve:?}", worst * 100.0);
+    assert!((f32_val - f16_val).abs() <= 0.01 * f32_val, "validation loss: f32 {f32_val}, f16 {f16_val}");
 }
 
 #[test]

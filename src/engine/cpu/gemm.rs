@@ -39,6 +39,11 @@ impl<'a> MatRef<'a> {
         Self { data: &self.data[offset..], rows: self.rows, cols: end - start, rs: self.rs, cs: self.cs }
     }
 
+    /// Element `(i, j)`.
+    pub fn get(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.rs + j * self.cs]
+    }
+
     /// Rows.
     pub fn rows(&self) -> usize {
         self.rows

@@ -94,6 +94,35 @@ pub struct ModelConfig {
     pub eos_token_ids: Vec<u32>,
     /// The dtype the checkpoint was saved in (`torch_dtype` / `dtype`), if stated.
     pub saved_dtype: Option<String>,
+    /// A GGUF file's block-quantized matrices, which load kept in their blocks (`None` for
+    /// dense checkpoints, and once [`Self::dequantized`]).
+    pub quantized: Option<QuantizedShare>,
+}
+
+/// The part of a model stored in quantized blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantizedShare {
+    /// Parameters in block-quantized matrices.
+    pub parameters: u64,
+    /// Their bytes in blocks.
+    pub bytes: u64,
+}
+
+impl ModelConfig {
+    /// The same model loaded with its quantized matrices de-quantised to the working dtype.
+    pub fn dequantized(self) -> Self {
+        Self { quantized: None, ..self }
+    }
+
+    /// Bytes of the base weights held in `dtype`, quantized matrices at their block size (a
+    /// tied embedding counted once).
+    pub fn weight_bytes(&self, dtype: candle_core::DType) -> u64 {
+        let size = dtype.size_in_bytes() as u64;
+        match self.quantized {
+            Some(q) => q.bytes + self.parameter_count().saturating_sub(q.parameters) * size,
+            None => self.parameter_count() * size,
+        }
+    }
 }
 
 /// Raw HF `config.json`: only the fields the decoder reads; unknown ones are ignored.
@@ -199,6 +228,7 @@ impl ModelConfig {
             bos_token_id: token_ids(raw.bos_token_id.as_ref()).first().copied(),
             eos_token_ids: token_ids(raw.eos_token_id.as_ref()),
             saved_dtype: raw.torch_dtype.or(raw.dtype),
+            quantized: None,
         };
         cfg.validate().map_err(bad)?;
         Ok(cfg)

@@ -2,7 +2,7 @@
 //! blocks or de-quantised, renamed to HF names (with llama.cpp's Q/K row permutation undone), and the tokenizer rebuilt from the
 //! vocabulary and merges stored in the metadata.
 
-use super::config::{Architecture, ModelConfig};
+use super::config::{Architecture, ModelConfig, QuantizedShare};
 use super::error::{ModelError, Result};
 use super::quantized_weight::{keeps_blocks, QuantizedWeight};
 use super::safetensors_file::LoadProgress;
@@ -95,9 +95,25 @@ impl GgufFile {
             bos_token_id: tokenizer_id("tokenizer.ggml.bos_token_id"),
             eos_token_ids: tokenizer_id("tokenizer.ggml.eos_token_id").into_iter().collect(),
             saved_dtype: Some("gguf".into()),
+            quantized: self.quantized_share(),
         };
         cfg.validate().map_err(bad)?;
         Ok(cfg)
+    }
+
+    /// The decoder's matrices stored in block types (what loading keeps in its blocks).
+    fn quantized_share(&self) -> Option<QuantizedShare> {
+        let mut share = QuantizedShare { parameters: 0, bytes: 0 };
+        for (name, info) in &self.content.tensor_infos {
+            let dims = info.shape.dims();
+            if dims.len() != 2 || !keeps_blocks(info.ggml_dtype) || hf_tensor_name(name).is_none() {
+                continue;
+            }
+            let n = (dims[0] * dims[1]) as u64;
+            share.parameters += n;
+            share.bytes += n / info.ggml_dtype.block_size() as u64 * info.ggml_dtype.type_size() as u64;
+        }
+        (share.parameters > 0).then_some(share)
     }
 
     /// Reads every tensor under its HF name: block-quantized 2-D tensors kept in their blocks

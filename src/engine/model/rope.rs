@@ -176,6 +176,7 @@ mod tests {
             bos_token_id: None,
             eos_token_ids: vec![],
             saved_dtype: None,
+            quantized: None,
         }
     }
 

@@ -25,15 +25,41 @@ pub fn loss_and_gradients(
     params: &[(String, Var)],
     checkpointing: bool,
 ) -> Result<Option<(f64, Vec<Tensor>)>> {
-    if checkpointing {
-        return checkpointed(model, batch, ctx, params);
+    loss_and_scaled_gradients(model, batch, ctx, params, checkpointing, 1.0)
+}
+
+/// [`loss_and_gradients`] with the backward pass run on `scale` times the loss (dynamic loss
+/// scaling for f16); the gradients returned are divided by `scale` again.
+pub fn loss_and_scaled_gradients(
+    model: &CausalLm,
+    batch: &Batch,
+    ctx: ForwardCtx,
+    params: &[(String, Var)],
+    checkpointing: bool,
+    scale: f64,
+) -> Result<Option<(f64, Vec<Tensor>)>> {
+    let found = if checkpointing {
+        checkpointed(model, batch, ctx, params, scale)?
+    } else {
+        let Some((loss, _)) = masked_lm_loss(model, batch, ctx)? else { return Ok(None) };
+        let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+        let grads = scaled(loss, scale)?.backward()?;
+        let mut out = zeros(params)?;
+        add_grads(&mut out, params, &grads)?;
+        Some((value, out))
+    };
+    match found {
+        Some((value, grads)) if scale != 1.0 => Ok(Some((value, grads.iter().map(|g| g / scale).collect::<Result<_>>()?))),
+        other => Ok(other),
     }
-    let Some((loss, _)) = masked_lm_loss(model, batch, ctx)? else { return Ok(None) };
-    let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
-    let grads = loss.backward()?;
-    let mut out = zeros(params)?;
-    add_grads(&mut out, params, &grads)?;
-    Ok(Some((value, out)))
+}
+
+fn scaled(loss: Tensor, scale: f64) -> Result<Tensor> {
+    if scale == 1.0 {
+        Ok(loss)
+    } else {
+        loss * scale
+    }
 }
 
 fn zeros(params: &[(String, Var)]) -> Result<Vec<Tensor>> {
@@ -50,7 +76,7 @@ fn add_grads(into: &mut [Tensor], params: &[(String, Var)], grads: &GradStore) -
     Ok(())
 }
 
-fn checkpointed(model: &CausalLm, batch: &Batch, ctx: ForwardCtx, params: &[(String, Var)]) -> Result<Option<(f64, Vec<Tensor>)>> {
+fn checkpointed(model: &CausalLm, batch: &Batch, ctx: ForwardCtx, params: &[(String, Var)], scale: f64) -> Result<Option<(f64, Vec<Tensor>)>> {
     let (positions, targets) = loss_positions(batch);
     if positions.is_empty() {
         return Ok(None);
@@ -70,7 +96,7 @@ fn checkpointed(model: &CausalLm, batch: &Batch, ctx: ForwardCtx, params: &[(Str
     let hidden = model.final_norm(last.as_tensor(), ctx)?;
     let loss = head_loss(model, &hidden, batch.rows * batch.seq_len, positions, &targets, ctx)?;
     let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
-    let grads = loss.backward()?;
+    let grads = scaled(loss, scale)?.backward()?;
     let mut out = zeros(params)?;
     add_grads(&mut out, params, &grads)?;
     let mut upstream =

@@ -3,7 +3,8 @@
 //!
 //! What a training step holds at its peak:
 //! - the frozen weights in the working dtype, and a row-major copy of every decoder projection
-//!   (`FrozenWeight` makes it on the first backward pass for the input gradients);
+//!   (`FrozenWeight` makes it on the first backward pass for the input gradients); or, for a
+//!   GGUF base kept in its blocks, the blocks at their size and one de-quantised tile;
 //! - the adapters in f32 with their gradients, and AdamW's two moments (16 bytes a parameter);
 //! - the activations the backward pass needs, per token and layer (the norms' inputs, Q/K/V and
 //!   the attention context, the MLP's gate/up/activation, each adapter's input), the attention
@@ -36,6 +37,9 @@ const RUNTIME_BYTES: u64 = 32 << 20;
 /// How many more activation and logit bytes candle's composed kernels keep than the fused CPU
 /// kernels (not measured: a GPU estimate is a rough guide).
 pub const COMPOSED_FACTOR: u64 = 2;
+
+/// The f32 tiles a quantized base's products de-quantise into (two at a time at most).
+const QUANTIZED_TILE_BYTES: u64 = 8 << 20;
 
 /// Bytes per adapter parameter: the f32 value and its gradient.
 const LORA_BYTES_PER_PARAM: u64 = 4 + 4;
@@ -198,9 +202,14 @@ pub fn plan_with(model: &ModelConfig, train: &TrainConfig, dtype: DType, kernels
     } else {
         (tokens * per_token_layer + probabilities_layer) * layers * factor
     };
+    // A quantized base has no row-major copies: each product de-quantises one tile at a time.
+    let gradient_copies = match model.quantized {
+        Some(_) => QUANTIZED_TILE_BYTES,
+        None => projection_params * size,
+    };
     MemoryPlan {
-        weights: model.parameter_count() * size,
-        gradient_copies: projection_params * size,
+        weights: model.weight_bytes(dtype),
+        gradient_copies,
         adapters: adapter_params * LORA_BYTES_PER_PARAM,
         optimizer: adapter_params * OPTIMIZER_BYTES_PER_PARAM,
         activations,

@@ -8,6 +8,7 @@ pub mod cross_entropy;
 pub mod error;
 pub mod gradients;
 pub mod loss;
+pub mod loss_scale;
 pub mod memory_fit;
 pub mod memory_plan;
 pub mod optimizer;

@@ -109,6 +109,7 @@ pub fn run_sft(req: &SftRequest, events: &EventSink, cancel: &CancelToken) -> Re
 /// needs and whether it runs with gradient checkpointing.
 fn plan_memory(req: &SftRequest, scope: &StageScope<'_>) -> Result<MemoryCheck, TrainError> {
     let config = read_config(&req.model)?;
+    let config = if req.load.keep_quantized { config } else { config.dequantized() };
     let device = &req.load.device;
     let dtype = req.load.dtype.unwrap_or_else(|| default_dtype(device));
     let kernels = KernelKind::for_run(device.is_cpu(), dtype);

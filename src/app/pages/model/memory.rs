@@ -188,9 +188,24 @@ fn millions(n: u64) -> String {
 fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType, checkpointing: bool) -> [String; 7] {
     let adapters = lora_parameters(config, &t.lora);
     let tokens = format!("{} × {}", t.micro_batch, t.max_len);
+    let (weights, copies) = match config.quantized {
+        Some(q) => (
+            format!(
+                "{} parameters in quantized GGUF blocks, {} in {}",
+                millions(q.parameters),
+                millions(config.parameter_count().saturating_sub(q.parameters)),
+                dtype_name(dtype)
+            ),
+            "one de-quantised tile at a time".to_string(),
+        ),
+        None => (
+            format!("{} parameters × {} bytes ({})", millions(config.parameter_count()), dtype.size_in_bytes(), dtype_name(dtype)),
+            "row-major copies for the backward pass".to_string(),
+        ),
+    };
     [
-        format!("{} parameters × {} bytes ({})", millions(config.parameter_count()), dtype.size_in_bytes(), dtype_name(dtype)),
-        "row-major copies for the backward pass".into(),
+        weights,
+        copies,
         format!("{} parameters: values + gradients, f32", millions(adapters)),
         "two moments per adapter parameter, f32".into(),
         if checkpointing {
