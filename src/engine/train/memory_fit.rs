@@ -128,8 +128,31 @@ pub fn check_training_memory(
             changes: vec![("train.checkpointing", Value::from("on"))],
         });
     }
+    advice.extend(quantized_base_advice(model, &plan(checkpointing)));
     advice.extend(fit_advice(train, &fit_in(model, train, dtype, kernels, checkpointing, free)));
     Err(NotEnoughMemory { plan: plan(checkpointing), free, device: device.to_string(), advice })
+}
+
+/// Bytes per parameter of a 4-bit GGUF type such as Q4_K (4.5 bits).
+const FOUR_BIT_BYTES: f64 = 4.5 / 8.0;
+
+/// A base in dense weights whose weights are a large part of the plan: keep a GGUF's blocks, or
+/// use a 4-bit GGUF of the model.
+fn quantized_base_advice(model: &ModelConfig, plan: &MemoryPlan) -> Option<Advice> {
+    if model.quantized.is_some() || plan.weights + plan.gradient_copies < plan.total() / 4 {
+        return None;
+    }
+    if model.saved_dtype.as_deref() == Some("gguf") {
+        let text = "keep the GGUF base in its quantized blocks ([device] keep_quantized = true; train without --dequantize)";
+        return Some(Advice { text: text.into(), changes: vec![("device.keep_quantized", Value::from(true))] });
+    }
+    let four_bit = (model.parameter_count() as f64 * FOUR_BIT_BYTES) as u64;
+    let text = format!(
+        "train on a 4-bit GGUF of this model, kept in its blocks (weights about {} instead of {} with their copies)",
+        bytes(four_bit),
+        bytes(plan.weights + plan.gradient_copies)
+    );
+    Some(Advice { text, changes: Vec::new() })
 }
 
 /// The ways to make the run fit by its micro-batch and maximum length, each on its own.
@@ -218,5 +241,20 @@ mod tests {
         // A device that does not report free memory: the run goes as chosen.
         let unknown = check_training_memory(&c, &t, DType::F32, KernelKind::FusedCpu, Checkpointing::Auto, None, "metal").unwrap();
         assert!(!unknown.checkpointing && unknown.free.is_none());
+    }
+
+    #[test]
+    fn where_the_weights_weigh_a_quantized_base_is_suggested() {
+        let t = TrainConfig { micro_batch: 1, max_len: 64, ..TrainConfig::paper() };
+        let check = |c: &ModelConfig| check_training_memory(c, &t, DType::F32, KernelKind::FusedCpu, Checkpointing::Auto, Some(600 << 20), "cpu");
+        let dense = check(&smollm2()).unwrap_err();
+        assert!(dense.advice.iter().any(|a| a.text.contains("4-bit GGUF") && a.text.contains("918 MiB")), "{dense}");
+        let gguf = ModelConfig { saved_dtype: Some("gguf".into()), ..smollm2() };
+        let dequantized = check(&gguf).unwrap_err();
+        let keep = dequantized.advice.iter().find(|a| a.text.contains("keep the GGUF base")).expect("the advice to keep the blocks");
+        assert_eq!(changes(keep), vec![("device.keep_quantized", "true".into())]);
+        let share = crate::engine::model::config::QuantizedShare { parameters: 134_479_872, bytes: 96_436_224 };
+        let kept = ModelConfig { quantized: Some(share), ..gguf };
+        assert!(check(&kept).is_ok(), "kept in its blocks, the run fits in 600 MiB");
     }
 }
