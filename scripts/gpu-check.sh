@@ -3,11 +3,13 @@
 #
 # Checks a built dtm-studio on a GPU machine that has no Rust: numeric parity with the CPU (the
 # logits of a scoring pass, the per-row log-likelihoods that multiple-choice scoring sums, one
-# training step's loss and LoRA gradients, plain and with gradient checkpointing, in f32 and in
-# bf16), then the throughput figures (`bench forward`, `bench train`, `bench train
-# --checkpointing` at 4 x 1024, `bench eval`). Everything goes into one JSON report with a
-# pass/fail per check. With `--device cpu` it is its own dry run on any build: every difference
-# is zero.
+# training step's loss and LoRA gradients, plain and with gradient checkpointing, in f32, in
+# bf16, and with a GGUF base kept in its quantized blocks on the device), then the throughput
+# figures (`bench forward`, `bench train`, `bench train` at 4 x 1024 with the base in blocks,
+# with checkpointing and de-quantised, `bench eval`). Everything goes into one JSON report with a
+# pass/fail per check (bf16 and blocks are reported, not judged: candle's quantized GPU kernels
+# round the activations to 8 bits). With `--device cpu` it is its own dry run on any build:
+# every f32 difference is zero.
 #   BINARY  default: ./dtm-studio, else target/cuda/release/dtm-studio, else target/release/dtm-studio
 #   MODEL   default: SmolLM2-135M-Instruct from the models folder, else the repository's tiny Llama
 # CUDA libraries: when the binary cannot find libcublas / libcurand, the CUDA 13 libraries of a
@@ -56,10 +58,12 @@ echo "== $("$bin" --version) on $device, model $model"
 step parity_f32 parity --model "$model"
 step parity_f32_checkpointing parity --model "$model" --checkpointing
 step parity_bf16 parity --model "$model" --dtype bf16
+step parity_blocks parity --model "$model" --blocks
 step forward forward --model "$model" --batch 4 --seq 256
 step train train --model "$model" --batch 4 --seq 256
 step train_4x1024 train --model "$model" --batch 4 --seq 1024 --reps 2
 step train_4x1024_checkpointing train --model "$model" --batch 4 --seq 1024 --reps 2 --checkpointing
+step train_4x1024_dequantized train --model "$model" --batch 4 --seq 1024 --reps 2 --dequantize
 [ "$model" = tests/fixtures/tiny-llama ] || step eval eval --model "$model"
 
 python3 - "$lines" "$out" "$("$bin" --version)" "$device" "$model" <<'PY'

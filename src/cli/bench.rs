@@ -248,6 +248,9 @@ pub struct ParityArgs {
     /// The training step with gradient checkpointing.
     #[arg(long)]
     pub checkpointing: bool,
+    /// Keep a GGUF base in its quantized blocks on the device (the CPU reference is de-quantised).
+    #[arg(long)]
+    pub blocks: bool,
     /// The device to check against the CPU (`--device cpu` is the check's own dry run), and its
     /// dtype (default f32, the tight check; bf16 shows the half-precision drift).
     #[command(flatten)]
@@ -258,7 +261,7 @@ fn parity(args: ParityArgs) -> anyhow::Result<()> {
     let model = default_model(&args.model)?;
     let device = crate::engine::device::open_device(args.runtime.device)?;
     let dtype = args.runtime.dtype.map(|d| d.0).unwrap_or(candle_core::DType::F32);
-    let fig = crate::engine::parity::device_parity(&model, &device, dtype, args.batch, args.seq, args.checkpointing)?;
+    let fig = crate::engine::parity::device_parity(&model, &device, dtype, args.batch, args.seq, args.checkpointing, args.blocks)?;
     println!("{}", serde_json::to_string(&fig)?);
     Ok(())
 }

@@ -45,6 +45,9 @@ pub struct ParityFigure {
     pub grad_worst: String,
     /// Whether the training step used gradient checkpointing.
     pub checkpointing: bool,
+    /// Whether the device kept a GGUF base in its quantized blocks (the CPU reference is always
+    /// the de-quantised base in f32).
+    pub blocks: bool,
 }
 
 /// Adapters on every linear layer with A as initialised and B random (seeded), so that every
@@ -76,7 +79,8 @@ fn row_logliks(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Vec<f32>> {
     to_cpu_f32(&logp.gather(&next.contiguous()?, 2)?.squeeze(2)?.sum(1)?)
 }
 
-/// Checks `device` in `dtype` against the CPU in f32 on `model` with a random `[batch, seq]` batch.
+/// Checks `device` in `dtype` (with a GGUF base kept in its `blocks`, or de-quantised) against
+/// the CPU in f32 on the de-quantised `model`, with a random `[batch, seq]` batch.
 pub fn device_parity(
     model: &str,
     device: &Device,
@@ -84,9 +88,10 @@ pub fn device_parity(
     batch: usize,
     seq: usize,
     checkpointing: bool,
+    blocks: bool,
 ) -> Result<ParityFigure, TrainError> {
     let mut cpu = load_model(model, &LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None, keep_quantized: false })?.model;
-    let mut dev = load_model(model, &LoadOptions { device: device.clone(), dtype: Some(dtype), adapter: None, keep_quantized: false })?.model;
+    let mut dev = load_model(model, &LoadOptions { device: device.clone(), dtype: Some(dtype), adapter: None, keep_quantized: blocks })?.model;
     let ids_cpu = random_ids(batch, seq, cpu.config().vocab_size, 3, &Device::Cpu)?;
     let ids_dev = ids_cpu.to_device(device)?;
     // Scoring: logits and the log-likelihoods multiple-choice scoring sums.
@@ -136,5 +141,6 @@ pub fn device_parity(
         grad_max_rel,
         grad_worst,
         checkpointing,
+        blocks,
     })
 }

@@ -86,10 +86,10 @@ fn f16_training_with_dynamic_loss_scaling_follows_the_f32_loss_curve() {
 fn the_parity_check_is_exact_against_itself_and_measures_bf16_drift() {
     use dtm_studio::engine::parity::device_parity;
     let model = fixture("tiny-llama").to_string_lossy().into_owned();
-    let same = device_parity(&model, &Device::Cpu, DType::F32, 2, 16, false).unwrap();
+    let same = device_parity(&model, &Device::Cpu, DType::F32, 2, 16, false, false).unwrap();
     assert_eq!((same.logits_max_abs, same.loglik_max_abs, same.grad_max_rel), (0.0, 0.0, 0.0), "{same:?}");
     assert_eq!(same.loss_cpu, same.loss_device);
-    let half = device_parity(&model, &Device::Cpu, DType::BF16, 2, 16, true).unwrap();
+    let half = device_parity(&model, &Device::Cpu, DType::BF16, 2, 16, true, false).unwrap();
     eprintln!("bf16 against f32: {half:?}");
     assert!(half.logits_max_rel > 0.0 && half.logits_max_rel < 0.05, "{half:?}");
     assert!((half.loss_cpu - half.loss_device).abs() < 0.02 * half.loss_cpu, "{half:?}");
