@@ -2,6 +2,7 @@
 
 use super::LoadedModel;
 use crate::engine::device::{describe_device, dtype_name};
+use crate::engine::memory::bytes_text;
 
 /// Label/value rows describing a loaded model. `template_chars` caps the chat template shown.
 pub fn describe_model(loaded: &LoadedModel, template_chars: usize) -> Vec<(&'static str, String)> {
@@ -31,7 +32,9 @@ pub fn describe_model(loaded: &LoadedModel, template_chars: usize) -> Vec<(&'sta
         rows.push(("adapter", a.display().to_string()));
     }
     let scaling = c.rope_scaling.as_ref().map(|s| format!(", llama3 scaling x{}", s.factor)).unwrap_or_default();
+    let held = if loaded.model.is_quantized() { "the matrices kept in their quantized blocks" } else { "dense" };
     rows.extend([
+        ("weights in memory", format!("{} ({held})", bytes_text(loaded.model.weight_bytes() as u64))),
         ("working dtype", dtype_name(loaded.model.dtype()).to_string()),
         ("device", describe_device(loaded.model.device())),
         ("vocabulary", format!("{} (tokenizer: {})", c.vocab_size, tok.vocab_size())),

@@ -94,13 +94,16 @@ pub fn memory_ui(
         Err(e) => (e.plan, train.checkpointing != Checkpointing::Off),
     };
     ui.label(format!(
-        "With {}: micro-batch {} × max_len {}, LoRA r{} on {}, {} weights{}{}.",
+        "With {}: micro-batch {} × max_len {}, LoRA r{} on {}, {}{}{}.",
         train.origin,
         t.micro_batch,
         t.max_len,
         t.lora.rank,
         t.lora.targets.join(", "),
-        dtype_name(dtype),
+        match config.quantized {
+            Some(_) => format!("weights in their GGUF blocks, {} compute", dtype_name(dtype)),
+            None => format!("{} weights", dtype_name(dtype)),
+        },
         if checkpointing { ", gradient checkpointing" } else { "" },
         if kernels == KernelKind::Composed { " (on GPUs a rough guide: calibrated on the CPU)" } else { "" }
     ));
@@ -190,12 +193,13 @@ fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType, checkpointing
     let tokens = format!("{} × {}", t.micro_batch, t.max_len);
     let (weights, copies) = match config.quantized {
         Some(q) => (
-            format!(
-                "{} parameters in quantized GGUF blocks, {} in {}",
-                millions(q.parameters),
-                millions(config.parameter_count().saturating_sub(q.parameters)),
-                dtype_name(dtype)
-            ),
+            match config.parameter_count().saturating_sub(q.parameters) {
+                // The norms (and biases) only.
+                rest if rest * 100 < config.parameter_count() => {
+                    format!("{} parameters in quantized GGUF blocks, the norms in {}", millions(q.parameters), dtype_name(dtype))
+                }
+                rest => format!("{} parameters in quantized GGUF blocks, {} in {}", millions(q.parameters), millions(rest), dtype_name(dtype)),
+            },
             "one de-quantised tile at a time".to_string(),
         ),
         None => (
