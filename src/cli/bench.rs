@@ -1,7 +1,7 @@
 //! `dtm-studio bench <what>`: one JSON line per figure, in the anchor scripts' units.
 
 use super::RuntimeArgs;
-use crate::engine::bench::{forward_throughput, train_throughput, training_memory};
+use crate::engine::bench::{decode_throughput, forward_throughput, train_throughput, training_memory};
 use crate::engine::data::PromptOptions;
 use crate::engine::known_models::smollm2_gguf;
 use crate::engine::train::{SftRequest, TrainConfig};
@@ -21,6 +21,9 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Scoring forward pass (full logits, no gradients): tokens/s.
     Forward(ShapeArgs),
+    /// Greedy decoding with the KV cache (`--seq` new tokens per row after a 16-token prompt):
+    /// generated tokens/s.
+    Decode(ShapeArgs),
     /// LoRA training step (r16 on gate/up/down, AdamW): tokens/s and peak memory.
     Train(ShapeArgs),
     /// Benchmark scoring: multiple-choice scoring tokens/s (4 x 256) and ARC items/s.
@@ -319,6 +322,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let model = default_model(&s.model)?;
             let loaded = s.runtime.load(&model, None)?;
             let fig = forward_throughput(&loaded.model, s.batch, s.seq, s.reps)?;
+            println!("{}", serde_json::to_string(&fig)?);
+        }
+        BenchWhat::Decode(s) => {
+            let model = default_model(&s.model)?;
+            let loaded = s.runtime.load(&model, None)?;
+            let fig = decode_throughput(&loaded.model, s.batch, s.seq, s.reps)?;
             println!("{}", serde_json::to_string(&fig)?);
         }
         BenchWhat::Train(s) => {

@@ -76,6 +76,31 @@ pub fn forward_throughput(model: &CausalLm, batch: usize, seq: usize, reps: usiz
     Ok(figure("forward", model, batch, seq, seconds))
 }
 
+/// Decoding throughput with the KV cache: `batch` rows of 16 random prompt tokens, then `new`
+/// greedy tokens each, one position at a time; `seq` in the figure is `new`, and the prompt
+/// pass is not timed.
+pub fn decode_throughput(model: &CausalLm, batch: usize, new: usize, reps: usize) -> candle_core::Result<BenchFigure> {
+    let prompt = random_ids(batch, 16, model.config().vocab_size, 0, model.device())?;
+    let mut times = Vec::new();
+    for rep in 0..reps.max(1) + 1 {
+        let mut cache = model.new_cache();
+        let logits = model.forward_inference(&prompt, Some(&mut cache))?;
+        let mut next = logits.narrow(1, 15, 1)?.argmax(candle_core::D::Minus1)?;
+        model.device().synchronize()?;
+        let started = Instant::now();
+        for _ in 0..new {
+            let logits = model.forward_inference(&next, Some(&mut cache))?;
+            next = logits.argmax(candle_core::D::Minus1)?;
+        }
+        model.device().synchronize()?;
+        if rep > 0 {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(figure("decode", model, batch, new, times[times.len() / 2]))
+}
+
 /// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
