@@ -10,6 +10,7 @@
 //! gradient de-quantises one tile at a time.
 
 use crate::engine::cpu::gemm::{matmul_into, matmul_into_columns, MatRef};
+use crate::engine::cpu::math::lane_dot;
 use crate::engine::cpu::storage::{cpu, matrix};
 use candle_core::quantized::k_quants::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
@@ -116,6 +117,9 @@ impl QuantizedWeight {
         if x.cols() != self.cols || dst.len() != x.rows() * self.rows {
             candle_core::bail!("quantized product: input [{}, {}] for a [{}, {}] weight", x.rows(), x.cols(), self.rows, self.cols);
         }
+        if x.rows() <= ROW_BY_ROW_UP_TO {
+            return self.product_row_by_row(dst, x, scale, accumulate);
+        }
         let mut buf = vec![0f32; self.tile_rows.min(self.rows) * self.cols];
         // For many rows the GEMM runs faster on a row-major `W^T` tile (as dense projections are
         // stored, see `Linear::new`) than on the transposed view: worth one transposition.
@@ -124,6 +128,34 @@ impl QuantizedWeight {
             let (start, w) = (i * self.tile_rows, self.dequantize_tile(tile, &mut buf)?);
             let w_t = if transposed.is_empty() { w.t() } else { transpose_into(w, &mut transposed) };
             matmul_into_columns(&mut dst[start..], self.rows, x, w_t, scale, accumulate);
+        }
+        Ok(())
+    }
+
+    /// [`Self::product_into`] for a few input rows (generation): each weight row is de-quantised
+    /// into a small buffer and dotted with every input row at once, so only the blocks travel
+    /// from memory, and each result is the same whatever other rows are multiplied beside it.
+    fn product_row_by_row(&self, dst: &mut [f32], x: MatRef, scale: f32, accumulate: bool) -> Result<()> {
+        const WEIGHT_ROWS_PER_TASK: usize = 64;
+        let (n, cols) = (x.rows(), self.cols);
+        let inputs: Vec<Vec<f32>> = (0..n).map(|i| (0..cols).map(|k| x.get(i, k)).collect()).collect();
+        let mut out = vec![0f32; self.rows * n];
+        out.par_chunks_mut(WEIGHT_ROWS_PER_TASK * n).enumerate().try_for_each(|(task, out)| {
+            let mut w = vec![0f32; cols];
+            for (j, sums) in out.chunks_exact_mut(n).enumerate() {
+                let row = task * WEIGHT_ROWS_PER_TASK + j;
+                let tile = &self.tiles[row / self.tile_rows];
+                dequantize_row(self.dtype, &tile.data()?, row % self.tile_rows, &mut w)?;
+                for (sum, input) in sums.iter_mut().zip(&inputs) {
+                    *sum = scale * lane_dot(input, &w);
+                }
+            }
+            Ok::<(), candle_core::Error>(())
+        })?;
+        for (i, dst_row) in dst.chunks_exact_mut(self.rows).enumerate() {
+            for (d, sums) in dst_row.iter_mut().zip(out.chunks_exact(n)) {
+                *d = if accumulate { *d + sums[i] } else { sums[i] };
+            }
         }
         Ok(())
     }
@@ -227,6 +259,9 @@ impl QuantizedWeight {
         Tensor::cat(&parts, 1)?.to_dtype(x.dtype())
     }
 }
+
+/// Input rows up to which [`QuantizedWeight::product_into`] goes weight row by weight row.
+const ROW_BY_ROW_UP_TO: usize = 8;
 
 /// Input rows from which [`QuantizedWeight::product_into`] transposes each tile first.
 const TRANSPOSE_FROM_ROWS: usize = 64;
@@ -411,6 +446,11 @@ mod tests {
                 let grad = (&got * &probe)?.sum_all()?.backward()?.get(x.as_tensor()).unwrap().clone();
                 assert!(max_rel(&grad, &want_grad) < 1e-5, "{dtype:?} tiles={tiles}: gradient off by {}", max_rel(&grad, &want_grad));
             }
+            // A few rows (generation) go weight row by weight row; each as it does alone.
+            let few = x.as_tensor().narrow(0, 0, 3)?;
+            let (three, one) = (qw.matmul_t(&few, false)?, qw.matmul_t(&few.narrow(0, 1, 1)?, false)?);
+            assert!(max_rel(&three, &few.matmul(&dense.t()?)?) < 1e-5, "{dtype:?}: row by row");
+            assert_eq!(three.to_vec2::<f32>()?[1], one.to_vec2::<f32>()?[0], "{dtype:?}: a row multiplies as it does alone");
             let ids = Tensor::new(&[0u32, rows as u32 - 1, 4100, 3], &dev)?;
             let rows_got = qw.gather_rows(&ids)?;
             assert_eq!(rows_got.to_vec2::<f32>()?, dense.index_select(&ids, 0)?.to_vec2::<f32>()?);
