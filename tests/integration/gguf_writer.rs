@@ -101,7 +101,7 @@ pub fn write_llama_gguf(out: &Path, cfg: &ModelConfig, w: &Weights, dtype: GgmlD
     }
     // Llama 3 scaling as llama.cpp stores it: plain frequency / scaled frequency.
     let plain = inverse_frequencies(&ModelConfig { rope_scaling: None, ..cfg.clone() });
-    let scaled = inverse_frequencies(&cfg);
+    let scaled = inverse_frequencies(cfg);
     let factors: Vec<f32> = plain.iter().zip(&scaled).map(|(p, s)| (p / s) as f32).collect();
     let n = factors.len();
     tensors.push((
