@@ -125,7 +125,7 @@ impl QuantizedWeight {
         // stored, see `Linear::new`) than on the transposed view: worth one transposition.
         let mut transposed = if x.rows() >= TRANSPOSE_FROM_ROWS { vec![0f32; buf.len()] } else { Vec::new() };
         for (i, tile) in self.tiles.iter().enumerate() {
-            let (start, w) = (i * self.tile_rows, self.dequantize_tile(tile, &mut buf)?);
+            let (start, w) = (i * self.tile_rows, dequantize_tile(tile, &mut buf)?);
             let w_t = if transposed.is_empty() { w.t() } else { transpose_into(w, &mut transposed) };
             matmul_into_columns(&mut dst[start..], self.rows, x, w_t, scale, accumulate);
         }
@@ -169,7 +169,7 @@ impl QuantizedWeight {
         let mut buf = vec![0f32; self.tile_rows.min(self.rows) * self.cols];
         for (i, tile) in self.tiles.iter().enumerate() {
             let start = i * self.tile_rows;
-            let w = self.dequantize_tile(tile, &mut buf)?;
+            let w = dequantize_tile(tile, &mut buf)?;
             matmul_into(dst, g.columns(start, start + w.rows()), w, 1.0, accumulate || i > 0);
         }
         if self.tiles.is_empty() && !accumulate {
@@ -178,15 +178,6 @@ impl QuantizedWeight {
         Ok(())
     }
 
-    /// De-quantises `tile` into the front of `buf`, rows in parallel: a `[tile rows, cols]` view.
-    fn dequantize_tile<'a>(&self, tile: &QTensor, buf: &'a mut [f32]) -> Result<MatRef<'a>> {
-        let rows = tile.shape().dims()[0];
-        let out = &mut buf[..rows * self.cols];
-        let data = tile.data()?;
-        let cols = self.cols;
-        out.par_chunks_mut(cols).enumerate().try_for_each(|(r, row)| dequantize_row(self.dtype, &data, r, row))?;
-        Ok(MatRef::row_major(&buf[..rows * cols], rows, cols))
-    }
 
     /// Rows `ids` of the weight in f32, `[ids.len(), cols]` (embedding lookups).
     pub fn gather_rows(&self, ids: &Tensor) -> Result<Tensor> {
@@ -281,6 +272,14 @@ fn transpose_into<'a>(w: MatRef, out: &'a mut [f32]) -> MatRef<'a> {
         }
     });
     MatRef::row_major(out, cols, rows)
+}
+
+/// De-quantises `tile` into the front of `buf`, rows in parallel: a `[tile rows, cols]` view.
+fn dequantize_tile<'a>(tile: &QTensor, buf: &'a mut [f32]) -> Result<MatRef<'a>> {
+    let (rows, cols) = tile.shape().dims2()?;
+    let data = tile.data()?;
+    buf[..rows * cols].par_chunks_mut(cols).enumerate().try_for_each(|(r, row)| dequantize_row(tile.dtype(), &data, r, row))?;
+    Ok(MatRef::row_major(&buf[..rows * cols], rows, cols))
 }
 
 /// De-quantises row `r` of a tile's raw blocks into `out` (`cols` values).
@@ -388,12 +387,11 @@ impl CustomOp1 for TileProduct {
     /// CPU kernel, which rounds the activations to 8 bits.
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = matrix(storage, layout)?;
-        let (rows, cols) = self.tile.shape().dims2()?;
-        let data = self.tile.data()?;
-        let mut w = vec![0f32; rows * cols];
-        w.par_chunks_mut(cols).enumerate().try_for_each(|(r, row)| dequantize_row(self.tile.dtype(), &data, r, row))?;
+        let mut buf = vec![0f32; self.tile.shape().elem_count()];
+        let w = dequantize_tile(&self.tile, &mut buf)?;
+        let rows = w.rows();
         let mut y = vec![0f32; x.rows() * rows];
-        matmul_into(&mut y, x, MatRef::row_major(&w, rows, cols).t(), 1.0, false);
+        matmul_into(&mut y, x, w.t(), 1.0, false);
         Ok((CpuStorage::F32(y), Shape::from((x.rows(), rows))))
     }
 
