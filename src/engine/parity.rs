@@ -90,8 +90,10 @@ pub fn device_parity(
     checkpointing: bool,
     blocks: bool,
 ) -> Result<ParityFigure, TrainError> {
-    let mut cpu = load_model(model, &LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None, keep_quantized: false })?.model;
-    let mut dev = load_model(model, &LoadOptions { device: device.clone(), dtype: Some(dtype), adapter: None, keep_quantized: blocks })?.model;
+    let mut cpu =
+        load_model(model, &LoadOptions { device: Device::Cpu, dtype: Some(DType::F32), adapter: None, keep_quantized: false })?.model;
+    let mut dev =
+        load_model(model, &LoadOptions { device: device.clone(), dtype: Some(dtype), adapter: None, keep_quantized: blocks })?.model;
     let ids_cpu = random_ids(batch, seq, cpu.config().vocab_size, 3, &Device::Cpu)?;
     let ids_dev = ids_cpu.to_device(device)?;
     // Scoring: logits and the log-likelihoods multiple-choice scoring sums.

@@ -149,4 +149,3 @@ pub fn write_llama_gguf(out: &Path, cfg: &ModelConfig, w: &Weights, dtype: GgmlD
     let mut file = std::fs::File::create(out).unwrap();
     gguf_file::write(&mut file, &meta_refs, &tensor_refs).unwrap();
 }
-

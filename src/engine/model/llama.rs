@@ -349,7 +349,8 @@ impl CausalLm {
             for l in linears {
                 total += l.frozen_weight().storage_bytes() + l.bias().map_or(0, |b| b.elem_count() * b.dtype().size_in_bytes());
             }
-            total += (layer.input_layernorm.weight.elem_count() + layer.post_attention_layernorm.weight.elem_count()) * self.dtype.size_in_bytes();
+            total += (layer.input_layernorm.weight.elem_count() + layer.post_attention_layernorm.weight.elem_count())
+                * self.dtype.size_in_bytes();
         }
         total
     }

@@ -164,7 +164,13 @@ impl QuantizedWeight {
     pub fn input_gradient_into(&self, dst: &mut [f32], g: MatRef, accumulate: bool) -> Result<()> {
         self.check_cpu()?;
         if g.cols() != self.rows || dst.len() != g.rows() * self.cols {
-            candle_core::bail!("quantized input gradient: gradient [{}, {}] for a [{}, {}] weight", g.rows(), g.cols(), self.rows, self.cols);
+            candle_core::bail!(
+                "quantized input gradient: gradient [{}, {}] for a [{}, {}] weight",
+                g.rows(),
+                g.cols(),
+                self.rows,
+                self.cols
+            );
         }
         let mut buf = vec![0f32; self.tile_rows.min(self.rows) * self.cols];
         for (i, tile) in self.tiles.iter().enumerate() {
@@ -177,7 +183,6 @@ impl QuantizedWeight {
         }
         Ok(())
     }
-
 
     /// Rows `ids` of the weight in f32, `[ids.len(), cols]` (embedding lookups).
     pub fn gather_rows(&self, ids: &Tensor) -> Result<Tensor> {

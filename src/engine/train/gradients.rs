@@ -76,7 +76,13 @@ fn add_grads(into: &mut [Tensor], params: &[(String, Var)], grads: &GradStore) -
     Ok(())
 }
 
-fn checkpointed(model: &CausalLm, batch: &Batch, ctx: ForwardCtx, params: &[(String, Var)], scale: f64) -> Result<Option<(f64, Vec<Tensor>)>> {
+fn checkpointed(
+    model: &CausalLm,
+    batch: &Batch,
+    ctx: ForwardCtx,
+    params: &[(String, Var)],
+    scale: f64,
+) -> Result<Option<(f64, Vec<Tensor>)>> {
     let (positions, targets) = loss_positions(batch);
     if positions.is_empty() {
         return Ok(None);

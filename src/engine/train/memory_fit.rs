@@ -246,7 +246,8 @@ mod tests {
     #[test]
     fn where_the_weights_weigh_a_quantized_base_is_suggested() {
         let t = TrainConfig { micro_batch: 1, max_len: 64, ..TrainConfig::paper() };
-        let check = |c: &ModelConfig| check_training_memory(c, &t, DType::F32, KernelKind::FusedCpu, Checkpointing::Auto, Some(600 << 20), "cpu");
+        let check =
+            |c: &ModelConfig| check_training_memory(c, &t, DType::F32, KernelKind::FusedCpu, Checkpointing::Auto, Some(600 << 20), "cpu");
         let dense = check(&smollm2()).unwrap_err();
         assert!(dense.advice.iter().any(|a| a.text.contains("4-bit GGUF") && a.text.contains("918 MiB")), "{dense}");
         let gguf = ModelConfig { saved_dtype: Some("gguf".into()), ..smollm2() };

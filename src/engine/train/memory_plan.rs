@@ -342,12 +342,16 @@ mod tests {
     fn estimates_are_within_twenty_percent_of_the_measured_peak_on_four_configurations() {
         // `dtm-studio bench train --batch 4 --seq 1024 --reps 1 [--checkpointing] [--dequantize]`
         // on the Q4_1 GGUF (CPU, f32 activations): the base kept in blocks, and de-quantised.
-        let cases = [(smollm2_q4_1(), false, 9719.0), (smollm2_q4_1(), true, 1352.0), (smollm2(), false, 10570.0), (smollm2(), true, 2235.0)];
+        let cases =
+            [(smollm2_q4_1(), false, 9719.0), (smollm2_q4_1(), true, 1352.0), (smollm2(), false, 10570.0), (smollm2(), true, 2235.0)];
         for (c, checkpointing, mb) in cases {
             let step = StepShape { batch: 4, max_len: 1024, checkpointing };
             let est = plan_with(&c, &bench_setting(), DType::F32, KernelKind::FusedCpu, step).total() as f64 / MB;
             let blocks = c.quantized.is_some();
-            assert!((0.8..1.2).contains(&(est / mb)), "blocks {blocks}, checkpointing {checkpointing}: estimated {est:.0} MiB, measured {mb} MiB");
+            assert!(
+                (0.8..1.2).contains(&(est / mb)),
+                "blocks {blocks}, checkpointing {checkpointing}: estimated {est:.0} MiB, measured {mb} MiB"
+            );
         }
         assert_eq!(smollm2_q4_1().weight_bytes(DType::F32) / (1 << 20), 92, "the file's blocks, 96,436,224 bytes, and the f32 norms");
     }

@@ -6,8 +6,8 @@ use super::checkpoint::{load_checkpoint, save_checkpoint};
 use super::config::TrainConfig;
 use super::error::TrainError;
 use super::gradients::loss_and_scaled_gradients;
-use super::loss_scale::{LossScaler, ScaleVerdict};
 use super::loss::masked_lm_loss;
+use super::loss_scale::{LossScaler, ScaleVerdict};
 use super::optimizer::AdamW;
 use super::schedule::learning_rate;
 use super::state::{EvalEntry, LogEntry, RunStatus, TrainerState};
@@ -166,46 +166,48 @@ pub fn train<T: LabelledTokens>(
         let started = Instant::now();
         // A step whose f16 gradients overflow is computed again at a smaller loss scale.
         let computed = loop {
-        let mut accumulated: Option<Vec<Tensor>> = None;
-        let (mut loss_sum, mut micro_count, mut tokens) = (0f64, 0usize, 0usize);
-        for a in 0..cfg.grad_accum {
-            if let Err(c) = cancel.check() {
-                return stop(&mut state, &optimizer, step, c);
+            let mut accumulated: Option<Vec<Tensor>> = None;
+            let (mut loss_sum, mut micro_count, mut tokens) = (0f64, 0usize, 0usize);
+            for a in 0..cfg.grad_accum {
+                if let Err(c) = cancel.check() {
+                    return stop(&mut state, &optimizer, step, c);
+                }
+                let k = step * cfg.grad_accum as u64 + a as u64;
+                let idx = micro_batch_indices(n, cfg.micro_batch, cfg.seed, k);
+                let items: Vec<&T> = idx.iter().map(|&i| &job.train[i]).collect();
+                let batch: Batch = collate(&items, job.pad_id, &device)?;
+                tokens += batch.rows * batch.seq_len;
+                let ctx = ForwardCtx {
+                    kernels: Kernels::Differentiable,
+                    dropout_seed: Some(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                };
+                let found = loss_and_scaled_gradients(model, &batch, ctx, optimizer.params(), job.checkpointing, scaler.scale())?;
+                let Some((value, step_grads)) = found else { continue };
+                if !value.is_finite() {
+                    return failed(&mut state, step + 1, value);
+                }
+                loss_sum += value;
+                micro_count += 1;
+                accumulated = Some(match accumulated {
+                    None => step_grads,
+                    Some(acc) => acc.iter().zip(&step_grads).map(|(a, g)| a + g).collect::<Result<_, candle_core::Error>>()?,
+                });
             }
-            let k = step * cfg.grad_accum as u64 + a as u64;
-            let idx = micro_batch_indices(n, cfg.micro_batch, cfg.seed, k);
-            let items: Vec<&T> = idx.iter().map(|&i| &job.train[i]).collect();
-            let batch: Batch = collate(&items, job.pad_id, &device)?;
-            tokens += batch.rows * batch.seq_len;
-            let ctx =
-                ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(cfg.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) };
-            let found = loss_and_scaled_gradients(model, &batch, ctx, optimizer.params(), job.checkpointing, scaler.scale())?;
-            let Some((value, step_grads)) = found else { continue };
-            if !value.is_finite() {
-                return failed(&mut state, step + 1, value);
+            let Some(grads) = accumulated else { break None };
+            let grads: Vec<Tensor> = grads.iter().map(|g| g / micro_count as f64).collect::<Result<_, candle_core::Error>>()?;
+            let mut norm_sq = 0f64;
+            for g in &grads {
+                norm_sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
             }
-            loss_sum += value;
-            micro_count += 1;
-            accumulated = Some(match accumulated {
-                None => step_grads,
-                Some(acc) => acc.iter().zip(&step_grads).map(|(a, g)| a + g).collect::<Result<_, candle_core::Error>>()?,
-            });
-        }
-        let Some(grads) = accumulated else { break None };
-        let grads: Vec<Tensor> = grads.iter().map(|g| g / micro_count as f64).collect::<Result<_, candle_core::Error>>()?;
-        let mut norm_sq = 0f64;
-        for g in &grads {
-            norm_sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-        }
-        match scaler.judge(norm_sq.is_finite()) {
-            ScaleVerdict::Step => break Some((grads, norm_sq.sqrt(), loss_sum, micro_count, tokens)),
-            ScaleVerdict::Retry { scale } => events.log(format!(
-                "{}: step {}: the f16 gradients overflowed; computing the step again at loss scale {scale}",
-                job.run,
-                step + 1
-            )),
-            ScaleVerdict::Diverged => return failed(&mut state, step + 1, loss_sum / micro_count as f64),
-        }
+            match scaler.judge(norm_sq.is_finite()) {
+                ScaleVerdict::Step => break Some((grads, norm_sq.sqrt(), loss_sum, micro_count, tokens)),
+                ScaleVerdict::Retry { scale } => events.log(format!(
+                    "{}: step {}: the f16 gradients overflowed; computing the step again at loss scale {scale}",
+                    job.run,
+                    step + 1
+                )),
+                ScaleVerdict::Diverged => return failed(&mut state, step + 1, loss_sum / micro_count as f64),
+            }
         };
         let Some((grads, grad_norm, loss_sum, micro_count, tokens)) = computed else { continue };
         let clip = if cfg.max_grad_norm > 0.0 { (cfg.max_grad_norm / (grad_norm + 1e-6)).min(1.0) } else { 1.0 };

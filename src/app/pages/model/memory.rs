@@ -198,7 +198,9 @@ fn part_notes(config: &ModelConfig, t: &TrainConfig, dtype: DType, checkpointing
                 rest if rest * 100 < config.parameter_count() => {
                     format!("{} parameters in quantized GGUF blocks, the norms in {}", millions(q.parameters), dtype_name(dtype))
                 }
-                rest => format!("{} parameters in quantized GGUF blocks, {} in {}", millions(q.parameters), millions(rest), dtype_name(dtype)),
+                rest => {
+                    format!("{} parameters in quantized GGUF blocks, {} in {}", millions(q.parameters), millions(rest), dtype_name(dtype))
+                }
             },
             "one de-quantised tile at a time".to_string(),
         ),

@@ -86,8 +86,10 @@ pub fn printable(ctx: &egui::Context, text: &str) -> String {
 /// Loads `source`, passing the loading progress to `phase` and every event on to `sink`.
 fn load(source: &Source, sink: &EventSink, cancel: &CancelToken, phase: &Arc<Mutex<Phase>>) -> Result<LoadedModel, String> {
     let device = open_device(source.device).map_err(|e| readable_error(&e.to_string()))?;
-    let req =
-        LoadRequest { model: source.model.clone(), options: LoadOptions { device, dtype: source.dtype, adapter: source.adapter.clone(), ..Default::default() } };
+    let req = LoadRequest {
+        model: source.model.clone(),
+        options: LoadOptions { device, dtype: source.dtype, adapter: source.adapter.clone(), ..Default::default() },
+    };
     let (inner, events) = EventSink::channel();
     let (outer, shown) = (sink.clone(), Arc::clone(phase));
     events.set_waker(move |e| {
