@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 use candle_core::Device;
+use dtm_studio::engine::model::lora::LoraSpec;
 use dtm_studio::engine::model::{load_model, LoadOptions, LoadedModel};
 use dtm_studio::engine::train::batch::TokenSequence;
+use dtm_studio::engine::train::TrainConfig;
 use std::path::{Path, PathBuf};
 
 /// `tests/fixtures/NAME`.
@@ -151,4 +153,43 @@ pub fn counting_data(n: usize, offset: u32) -> Vec<TokenSequence> {
             TokenSequence { input_ids, labels }
         })
         .collect()
+}
+
+/// Short sequences of varied token ids (below 245) with the loss on all but the first three.
+pub fn mixed_sequences(n: usize) -> Vec<TokenSequence> {
+    (0..n)
+        .map(|i| {
+            let input_ids: Vec<u32> = (0..14).map(|j| 5 + ((i as u32 * 13 + j * 7) % 240)).collect();
+            let labels = input_ids.iter().enumerate().map(|(j, &t)| if j < 3 { -100 } else { t as i64 }).collect();
+            TokenSequence { input_ids, labels }
+        })
+        .collect()
+}
+
+/// Rank-4 adapters (alpha 8, dropout 0.1) on every linear layer.
+pub fn lora_everywhere() -> LoraSpec {
+    LoraSpec { rank: 4, alpha: 8.0, dropout: 0.1, targets: vec!["all-linear".into()], use_rslora: false }
+}
+
+/// A few steps on a tiny model: [`lora_everywhere`], lr 1e-2 after 2 warm-up steps, micro-batch
+/// 4 x 2, 64 tokens, validation on 8 examples every `eval_every` steps, no checkpoints between.
+pub fn tiny_train(max_steps: u64, eval_every: u64) -> TrainConfig {
+    TrainConfig {
+        lora: lora_everywhere(),
+        learning_rate: 1e-2,
+        warmup_steps: 2,
+        micro_batch: 4,
+        grad_accum: 2,
+        max_steps: Some(max_steps),
+        max_len: 64,
+        eval_every,
+        eval_examples: 8,
+        save_every: 0,
+        ..TrainConfig::quick()
+    }
+}
+
+/// A tensor's values as f64.
+pub fn flat_f64(t: &candle_core::Tensor) -> Vec<f64> {
+    t.to_dtype(candle_core::DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()
 }

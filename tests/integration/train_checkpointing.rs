@@ -2,39 +2,25 @@
 //! the fused CPU kernels (f32) and on the composed ops (f64, the path GPUs take); and a run the
 //! memory plan says cannot fit is refused before the model loads.
 
-use crate::common::{fixture, load_cpu_f32};
+use crate::common::{fixture, flat_f64, load_cpu_f32, lora_everywhere, mixed_sequences, tiny_train};
 use candle_core::{DType, Device, Tensor, Var};
 use dtm_studio::engine::data::prompt::{PromptOptions, PromptTemplate};
 use dtm_studio::engine::data::LoadDataOptions;
 use dtm_studio::engine::job::{CancelToken, Event, EventSink};
 use dtm_studio::engine::model::linear::{ForwardCtx, Kernels};
-use dtm_studio::engine::model::lora::{LoraSet, LoraSpec};
+use dtm_studio::engine::model::lora::LoraSet;
 use dtm_studio::engine::model::{load_model, CausalLm, LoadOptions};
-use dtm_studio::engine::train::batch::{collate, TokenSequence};
+use dtm_studio::engine::train::batch::collate;
 use dtm_studio::engine::train::gradients::loss_and_gradients;
 use dtm_studio::engine::train::memory_fit::Checkpointing;
 use dtm_studio::engine::train::{run_sft, train, SftRequest, TrainConfig, TrainError, TrainJob};
-
-fn sequences(n: usize) -> Vec<TokenSequence> {
-    (0..n)
-        .map(|i| {
-            let input_ids: Vec<u32> = (0..14).map(|j| 5 + ((i as u32 * 13 + j * 7) % 240)).collect();
-            let labels = input_ids.iter().enumerate().map(|(j, &t)| if j < 3 { -100 } else { t as i64 }).collect();
-            TokenSequence { input_ids, labels }
-        })
-        .collect()
-}
-
-fn spec() -> LoraSpec {
-    LoraSpec { rank: 4, alpha: 8.0, dropout: 0.1, targets: vec!["all-linear".into()], use_rslora: false }
-}
 
 /// The tiny Llama in `dtype` with f32 adapters on every linear layer (B random, so every
 /// gradient is non-zero), and its parameters.
 fn with_adapters(dtype: DType) -> (CausalLm, Vec<(String, Var)>) {
     let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None, ..Default::default() };
     let mut m = load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap().model;
-    let set = LoraSet::init(&spec(), &m.lora_targets(&spec()), 7, &Device::Cpu).unwrap();
+    let set = LoraSet::init(&lora_everywhere(), &m.lora_targets(&lora_everywhere()), 7, &Device::Cpu).unwrap();
     for (_, b) in set.params.values() {
         b.set(&Tensor::randn(0f32, 0.3, b.shape(), &Device::Cpu).unwrap()).unwrap();
     }
@@ -42,20 +28,16 @@ fn with_adapters(dtype: DType) -> (CausalLm, Vec<(String, Var)>) {
     (m, set.named_vars().into_iter().map(|(n, v)| (n, v.clone())).collect())
 }
 
-fn flat(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()
-}
-
 fn same_gradients_both_ways(dtype: DType) {
     let (model, params) = with_adapters(dtype);
-    let rows = sequences(3);
+    let rows = mixed_sequences(3);
     let batch = collate(&rows.iter().collect::<Vec<_>>(), 0, &Device::Cpu).unwrap();
     let ctx = ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(99) };
     let (plain_loss, plain) = loss_and_gradients(&model, &batch, ctx, &params, false).unwrap().unwrap();
     let (check_loss, checkpointed) = loss_and_gradients(&model, &batch, ctx, &params, true).unwrap().unwrap();
     assert!((plain_loss - check_loss).abs() <= 1e-6 * plain_loss.abs(), "{dtype:?}: loss {plain_loss} vs {check_loss}");
     for ((name, _), (p, c)) in params.iter().zip(plain.iter().zip(&checkpointed)) {
-        let (p, c) = (flat(p), flat(c));
+        let (p, c) = (flat_f64(p), flat_f64(c));
         let norm = p.iter().map(|x| x * x).sum::<f64>().sqrt();
         assert!(norm > 0.0, "{dtype:?}: {name} got no gradient");
         let diff = p.iter().zip(&c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
@@ -75,20 +57,8 @@ fn checkpointing_gives_the_same_gradients_on_the_composed_ops() {
 
 #[test]
 fn checkpointing_gives_the_same_loss_curve_over_twenty_steps() {
-    let cfg = TrainConfig {
-        lora: spec(),
-        learning_rate: 1e-2,
-        warmup_steps: 2,
-        micro_batch: 4,
-        grad_accum: 2,
-        max_steps: Some(20),
-        max_len: 64,
-        eval_every: 10,
-        eval_examples: 8,
-        save_every: 0,
-        ..TrainConfig::quick()
-    };
-    let (train_set, val_set) = (sequences(40), sequences(8));
+    let cfg = tiny_train(20, 10);
+    let (train_set, val_set) = (mixed_sequences(40), mixed_sequences(8));
     let curve = |checkpointing: bool| {
         let dir = tempfile::tempdir().unwrap();
         let mut m = load_cpu_f32(&fixture("tiny-llama")).model;

@@ -1,7 +1,7 @@
 //! LoRA training on a tiny model: gradients reach every adapter, merged and unmerged adapters
 //! agree, only adapters change, the loss falls, and a stopped run resumes on the same curve.
 
-use crate::common::{counting_data, fixture, load_cpu_f32, max_abs_diff};
+use crate::common::{counting_data, fixture, load_cpu_f32, max_abs_diff, tiny_train};
 use candle_core::{Device, Tensor};
 use dtm_studio::engine::job::{CancelToken, Event, EventSink};
 use dtm_studio::engine::model::linear::ForwardCtx;
@@ -13,19 +13,7 @@ use dtm_studio::engine::train::state::{RunStatus, TrainerState};
 use dtm_studio::engine::train::{train, TrainConfig, TrainError, TrainJob};
 
 fn tiny_config() -> TrainConfig {
-    TrainConfig {
-        lora: LoraSpec { rank: 4, alpha: 8.0, dropout: 0.1, targets: vec!["all-linear".into()], use_rslora: false },
-        learning_rate: 1e-2,
-        warmup_steps: 2,
-        micro_batch: 4,
-        grad_accum: 2,
-        max_steps: Some(12),
-        max_len: 64,
-        eval_every: 4,
-        eval_examples: 8,
-        save_every: 4,
-        ..TrainConfig::quick()
-    }
+    TrainConfig { save_every: 4, ..tiny_train(12, 4) }
 }
 
 fn random_b(set: &LoraSet) {

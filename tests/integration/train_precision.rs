@@ -2,7 +2,7 @@
 //! gradients and AdamW state in f32), follows the f32 loss curve of the same run within the
 //! format's rounding.
 
-use crate::common::{counting_data, fixture};
+use crate::common::{counting_data, fixture, lora_everywhere, tiny_train};
 use candle_core::{DType, Device};
 use dtm_studio::engine::job::{CancelToken, Event, EventSink};
 use dtm_studio::engine::model::lora::LoraSpec;
@@ -12,19 +12,7 @@ use dtm_studio::engine::train::{train, TrainConfig, TrainJob};
 /// The loss per step and the first and last validation losses of 20 steps on the tiny Llama in
 /// `dtype`, and the log lines of the run.
 fn run(dtype: DType) -> (Vec<f64>, f64, f64, Vec<String>) {
-    let cfg = TrainConfig {
-        lora: LoraSpec { rank: 4, alpha: 8.0, dropout: 0.0, targets: vec!["all-linear".into()], use_rslora: false },
-        learning_rate: 1e-2,
-        warmup_steps: 2,
-        micro_batch: 4,
-        grad_accum: 1,
-        max_steps: Some(20),
-        max_len: 64,
-        eval_every: 10,
-        eval_examples: 8,
-        save_every: 0,
-        ..TrainConfig::quick()
-    };
+    let cfg = TrainConfig { lora: LoraSpec { dropout: 0.0, ..lora_everywhere() }, grad_accum: 1, ..tiny_train(20, 10) };
     let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter: None, ..Default::default() };
     let mut model = load_model(fixture("tiny-llama").to_str().unwrap(), &opts).unwrap().model;
     let (train_set, val_set) = (counting_data(40, 0), counting_data(8, 3));

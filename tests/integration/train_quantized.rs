@@ -2,31 +2,18 @@
 //! adapters and takes adapters as its de-quantised copy does, in a fraction of the memory: on
 //! the CPU kernels and on the tile-by-tile composed path that CUDA and Metal run.
 
+use crate::common::{flat_f64, lora_everywhere, mixed_sequences, tiny_train};
 use crate::gguf_writer::{write_tiny_gguf, write_wide_gguf};
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor, Var};
 use dtm_studio::engine::job::{CancelToken, EventSink};
 use dtm_studio::engine::model::linear::{ForwardCtx, Kernels};
-use dtm_studio::engine::model::lora::{LoraSet, LoraSpec};
+use dtm_studio::engine::model::lora::LoraSet;
 use dtm_studio::engine::model::{load_model, CausalLm, LoadOptions};
-use dtm_studio::engine::train::batch::{collate, TokenSequence};
+use dtm_studio::engine::train::batch::collate;
 use dtm_studio::engine::train::gradients::loss_and_gradients;
-use dtm_studio::engine::train::{train, TrainConfig, TrainJob};
+use dtm_studio::engine::train::{train, TrainJob};
 use std::path::{Path, PathBuf};
-
-fn sequences(n: usize) -> Vec<TokenSequence> {
-    (0..n)
-        .map(|i| {
-            let input_ids: Vec<u32> = (0..14).map(|j| 5 + ((i as u32 * 13 + j * 7) % 240)).collect();
-            let labels = input_ids.iter().enumerate().map(|(j, &t)| if j < 3 { -100 } else { t as i64 }).collect();
-            TokenSequence { input_ids, labels }
-        })
-        .collect()
-}
-
-fn spec() -> LoraSpec {
-    LoraSpec { rank: 4, alpha: 8.0, dropout: 0.1, targets: vec!["all-linear".into()], use_rslora: false }
-}
 
 fn load(path: &Path, dtype: DType, keep_quantized: bool, adapter: Option<PathBuf>) -> CausalLm {
     let opts = LoadOptions { device: Device::Cpu, dtype: Some(dtype), adapter, keep_quantized };
@@ -35,17 +22,13 @@ fn load(path: &Path, dtype: DType, keep_quantized: bool, adapter: Option<PathBuf
 
 /// The same adapters (B random, so every gradient is non-zero) on both models.
 fn attach(a: &mut CausalLm, b: &mut CausalLm) -> Vec<(String, Var)> {
-    let set = LoraSet::init(&spec(), &a.lora_targets(&spec()), 7, &Device::Cpu).unwrap();
+    let set = LoraSet::init(&lora_everywhere(), &a.lora_targets(&lora_everywhere()), 7, &Device::Cpu).unwrap();
     for (_, b) in set.params.values() {
         b.set(&Tensor::randn(0f32, 0.3, b.shape(), &Device::Cpu).unwrap()).unwrap();
     }
     a.attach_lora(&set).unwrap();
     b.attach_lora(&set).unwrap();
     set.named_vars().into_iter().map(|(n, v)| (n, v.clone())).collect()
-}
-
-fn flat(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()
 }
 
 /// `|a - b| / |b|` over all values.
@@ -61,11 +44,11 @@ fn same_numbers(path: &Path, dtype: DType, tol: f64, what: &str) {
     let mut dense = load(path, dtype, false, None);
     assert!(quantized.is_quantized() && !dense.is_quantized(), "{what}");
     let ids = Tensor::new(&[[5u32, 17, 42, 99, 3, 250, 7, 61]], &Device::Cpu).unwrap();
-    let logits = |m: &CausalLm| flat(&if dtype == DType::F32 { m.forward_inference(&ids, None) } else { m.forward(&ids) }.unwrap());
+    let logits = |m: &CausalLm| flat_f64(&if dtype == DType::F32 { m.forward_inference(&ids, None) } else { m.forward(&ids) }.unwrap());
     let (lq, ld) = (logits(&quantized), logits(&dense));
     assert!(rel(&lq, &ld) < tol, "{what}: logits differ by {:e}", rel(&lq, &ld));
     let params = attach(&mut quantized, &mut dense);
-    let rows = sequences(3);
+    let rows = mixed_sequences(3);
     let batch = collate(&rows.iter().collect::<Vec<_>>(), 0, &Device::Cpu).unwrap();
     let ctx = ForwardCtx { kernels: Kernels::Differentiable, dropout_seed: Some(99) };
     for checkpointing in [false, true] {
@@ -73,7 +56,7 @@ fn same_numbers(path: &Path, dtype: DType, tol: f64, what: &str) {
         let (loss_d, grads_d) = loss_and_gradients(&dense, &batch, ctx, &params, checkpointing).unwrap().unwrap();
         assert!((loss_q - loss_d).abs() <= tol * loss_d.abs(), "{what}: loss {loss_q} on the blocks, {loss_d} de-quantised");
         for ((name, _), (q, d)) in params.iter().zip(grads_q.iter().zip(&grads_d)) {
-            let (q, d) = (flat(q), flat(d));
+            let (q, d) = (flat_f64(q), flat_f64(d));
             assert!(d.iter().any(|x| *x != 0.0), "{what}: {name} got no gradient");
             assert!(rel(&q, &d) < tol, "{what}, checkpointing {checkpointing}: {name} differs by {:e}", rel(&q, &d));
         }
@@ -114,20 +97,8 @@ fn the_tile_by_tile_path_of_gpus_trains_on_the_blocks_too() {
 fn training_on_the_blocks_follows_the_dequantized_loss_curve_and_its_adapter_fits_the_dequantized_base() {
     let dir = tempfile::tempdir().unwrap();
     let path = gguf(dir.path(), GgmlDType::Q4_1);
-    let cfg = TrainConfig {
-        lora: spec(),
-        learning_rate: 1e-2,
-        warmup_steps: 2,
-        micro_batch: 4,
-        grad_accum: 2,
-        max_steps: Some(12),
-        max_len: 64,
-        eval_every: 6,
-        eval_examples: 8,
-        save_every: 0,
-        ..TrainConfig::quick()
-    };
-    let (train_set, val_set) = (sequences(40), sequences(8));
+    let cfg = tiny_train(12, 6);
+    let (train_set, val_set) = (mixed_sequences(40), mixed_sequences(8));
     let run = |keep_quantized: bool| {
         let out = dir.path().join(format!("run-{keep_quantized}"));
         let mut m = load(&path, DType::F32, keep_quantized, None);
@@ -150,9 +121,9 @@ fn training_on_the_blocks_follows_the_dequantized_loss_curve_and_its_adapter_fit
     // The adapter, attached unmerged to the blocks, scores as it does merged into the
     // de-quantised base.
     let ids = Tensor::new(&[[5u32, 17, 42, 99, 3, 250, 7, 61]], &Device::Cpu).unwrap();
-    let on_blocks = flat(&load(&path, DType::F32, true, Some(adapter.clone())).forward_inference(&ids, None).unwrap());
-    let merged = flat(&load(&path, DType::F32, false, Some(adapter)).forward_inference(&ids, None).unwrap());
-    let base = flat(&load(&path, DType::F32, false, None).forward_inference(&ids, None).unwrap());
+    let on_blocks = flat_f64(&load(&path, DType::F32, true, Some(adapter.clone())).forward_inference(&ids, None).unwrap());
+    let merged = flat_f64(&load(&path, DType::F32, false, Some(adapter)).forward_inference(&ids, None).unwrap());
+    let base = flat_f64(&load(&path, DType::F32, false, None).forward_inference(&ids, None).unwrap());
     assert!(rel(&on_blocks, &merged) < 1e-5, "{:e}", rel(&on_blocks, &merged));
     assert!(rel(&merged, &base) > 1e-3, "the adapter should change the logits");
 }

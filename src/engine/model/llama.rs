@@ -185,6 +185,12 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
+    /// The seven projections, in [`LINEAR_MODULES`] order.
+    fn linears(&self) -> [&Linear; 7] {
+        let (a, m) = (&self.self_attn, &self.mlp);
+        [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
+    }
+
     fn forward(
         &self,
         xs: &Tensor,
@@ -332,33 +338,22 @@ impl CausalLm {
     /// Bytes the base weights hold on their device (quantized blocks at their stored size, a
     /// tied embedding counted once).
     pub fn weight_bytes(&self) -> usize {
-        let mut total = self.embed_tokens.storage_bytes() + self.norm.weight.elem_count() * self.dtype.size_in_bytes();
+        let bytes = |t: &Tensor| t.elem_count() * t.dtype().size_in_bytes();
+        let mut total = self.embed_tokens.storage_bytes() + bytes(&self.norm.weight);
         if !self.config.tie_word_embeddings {
             total += self.lm_head.frozen_weight().storage_bytes();
         }
         for layer in &self.layers {
-            let linears = [
-                &layer.self_attn.q_proj,
-                &layer.self_attn.k_proj,
-                &layer.self_attn.v_proj,
-                &layer.self_attn.o_proj,
-                &layer.mlp.gate_proj,
-                &layer.mlp.up_proj,
-                &layer.mlp.down_proj,
-            ];
-            for l in linears {
-                total += l.frozen_weight().storage_bytes() + l.bias().map_or(0, |b| b.elem_count() * b.dtype().size_in_bytes());
-            }
-            total += (layer.input_layernorm.weight.elem_count() + layer.post_attention_layernorm.weight.elem_count())
-                * self.dtype.size_in_bytes();
+            total += bytes(&layer.input_layernorm.weight) + bytes(&layer.post_attention_layernorm.weight);
+            total += layer.linears().iter().map(|l| l.frozen_weight().storage_bytes() + l.bias().map_or(0, bytes)).sum::<usize>();
         }
         total
     }
 
     /// Whether some base weights are kept in quantized blocks.
     pub fn is_quantized(&self) -> bool {
-        matches!(self.embed_tokens, FrozenWeight::Quantized(_))
-            || self.layers.iter().any(|l| matches!(l.mlp.down_proj.frozen_weight(), FrozenWeight::Quantized(_)))
+        let quantized = |w: &FrozenWeight| matches!(w, FrozenWeight::Quantized(_));
+        quantized(&self.embed_tokens) || self.layers.iter().flat_map(|l| l.linears()).any(|l| quantized(l.frozen_weight()))
     }
 
     /// How many decoder layers there are.

@@ -68,8 +68,8 @@ impl QuantizedWeight {
         for start in (0..rows).step_by(tile_rows) {
             let end = (start + tile_rows).min(rows);
             let bytes = match row_order {
-                None => AlignedBytes::rows(&data, start..end, row_bytes, end - start),
-                Some(order) => AlignedBytes::rows(&data, order[start..end].iter().copied(), row_bytes, end - start),
+                None => AlignedBytes::rows(&data, start..end, row_bytes),
+                Some(order) => AlignedBytes::rows(&data, order[start..end].iter().copied(), row_bytes),
             };
             let storage = QStorage::from_data(Cow::Borrowed(bytes.bytes()), device, dtype)?;
             tiles.push(Arc::new(QTensor::new(storage, (end - start, cols))?));
@@ -329,8 +329,8 @@ struct AlignedBytes {
 
 impl AlignedBytes {
     /// The rows `order` of `data` (rows of `row_bytes`), in that order.
-    fn rows(data: &[u8], order: impl Iterator<Item = usize>, row_bytes: usize, count: usize) -> Self {
-        let len = count * row_bytes;
+    fn rows(data: &[u8], order: impl ExactSizeIterator<Item = usize>, row_bytes: usize) -> Self {
+        let len = order.len() * row_bytes;
         let mut out = Self { words: vec![0u64; len.div_ceil(8)], len };
         let bytes = out.bytes_mut();
         for (i, r) in order.enumerate() {
